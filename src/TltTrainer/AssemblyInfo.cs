@@ -1,0 +1,1 @@
+// TltTrainer: reinforcement-learning training of language models with lossless speculative rollouts.
