@@ -25,7 +25,8 @@ internal sealed class AttentionContext
     /// Builds the context. Must run inside the caller's dispose scope; every tensor it makes dies with that scope.
     /// </summary>
     /// <param name="positions">[B, T] int64 RoPE positions, or null for "cached length + index".</param>
-    /// <param name="newTokenMask">[B or 1, T, T] bool: query j may attend new token i; null = causal.</param>
+    /// <param name="newTokenMask">[B or 1, T, W] bool with W ≥ T: query j may attend key slot i of the last W slots
+    /// (the W − T most recently cached ones, then the T new ones); slots before those are fully visible. Null = causal over the new tokens.</param>
     public static AttentionContext Create(TransformerConfig config, RotaryEmbedding rope, int batch, int newTokens,
         Device device, ScalarType dtype, KvCache? cache, int rowOffset, Tensor? positions, Tensor? newTokenMask)
     {
@@ -47,6 +48,11 @@ internal sealed class AttentionContext
         var (cos, sin) = rope.Gather(positions, dtype);
 
         newTokenMask ??= ones(newTokens, newTokens, ScalarType.Bool, device).tril().unsqueeze(0);       // [1, T, T]
+        int window = (int)newTokenMask.shape[2];
+        if (newTokenMask.dim() != 3 || newTokenMask.shape[1] != newTokens || window < newTokens || (newTokenMask.shape[0] != 1 && newTokenMask.shape[0] != batch))
+            throw new ArgumentException($"newTokenMask must be [{batch} or 1, {newTokens}, W ≥ {newTokens}], got [{string.Join(", ", newTokenMask.shape)}].", nameof(newTokenMask));
+        if (window > newTokens && (cache is null || lengths.Min() < window - newTokens))
+            throw new ArgumentException($"a mask window of {window} needs at least {window - newTokens} cached tokens in every row.", nameof(newTokenMask));
         Tensor mask;
         if (cache is null)
         {
@@ -54,14 +60,14 @@ internal sealed class AttentionContext
         }
         else
         {
-            // Key slot s of row b is prefix (s < L_b), a new token (L_b ≤ s < L_b + T), or stale/empty.
+            // Key slot s of row b is fully visible prefix (s < L_b + T − W), inside the masked window, or stale/empty.
             var slots = arange(keyLength, ScalarType.Int64, device).view(1, keyLength);                // [1, S]
-            var relative = slots - lengthT;                                                               // [B, S]
+            var relative = slots - (lengthT + (newTokens - window));                                      // [B, S]
             var isPrefix = relative.lt(0).unsqueeze(1);                                                   // [B, 1, S]
-            var isNew = relative.ge(0).logical_and(relative.lt(newTokens)).unsqueeze(1);                  // [B, 1, S]
-            var index = relative.clamp(0, newTokens - 1).unsqueeze(1).expand(batch, newTokens, keyLength);
-            var newPart = newTokenMask.expand(batch, newTokens, newTokens).gather(2, index);               // [B, T, S]
-            mask = isPrefix.logical_or(isNew.logical_and(newPart));
+            var inWindow = relative.ge(0).logical_and(relative.lt(window)).unsqueeze(1);                  // [B, 1, S]
+            var index = relative.clamp(0, window - 1).unsqueeze(1).expand(batch, newTokens, keyLength);
+            var windowPart = newTokenMask.expand(batch, newTokens, window).gather(2, index);               // [B, T, S]
+            mask = isPrefix.logical_or(inWindow.logical_and(windowPart));
         }
         // Fold query-head groups into the query length: [B, 1, rep·T, S].
         mask = mask.unsqueeze(1).unsqueeze(1).expand(batch, 1, rep, newTokens, keyLength).reshape(batch, 1, rep * newTokens, keyLength);

@@ -64,8 +64,9 @@ public sealed class CausalLM : nn.Module
     /// <param name="cache">KV cache, or null.</param>
     /// <param name="rowOffset">First cache row this batch occupies.</param>
     /// <param name="positions">RoPE positions <c>[B, T]</c>; default cached length + index (tree drafts pass length + depth).</param>
-    /// <param name="newTokenMask">Which new tokens each new token may attend, <c>[B or 1, T, T]</c> bool; default causal
-    /// (draft trees pass the ancestor-or-self relation; packed training rows pass a block-diagonal causal mask).</param>
+    /// <param name="newTokenMask">Which of the last W key slots each new token may attend, <c>[B or 1, T, W]</c> bool with
+    /// W ≥ T (the W − T most recently cached slots, then the T new ones; earlier slots are always visible); default causal over
+    /// the new tokens. Draft trees pass the ancestor-or-self relation; packed training rows pass a block-diagonal causal mask.</param>
     /// <param name="options">Logits and hidden-state capture; default: logits for every position, no intermediate layers.</param>
     public CausalLMOutput Forward(Tensor tokens, KvCache? cache = null, int rowOffset = 0, Tensor? positions = null,
         Tensor? newTokenMask = null, ForwardOptions? options = null)

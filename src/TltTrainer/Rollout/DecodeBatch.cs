@@ -1,0 +1,200 @@
+// The running batch: rows of the KV cache, their sequences, and the three things that happen to them
+// (admit with a batched prefill, one decode or verification step, retire finished rows). Row r of
+// the cache, of the drafter's state and of Sequences always describe the same request.
+using System.Diagnostics;
+using TltTrainer.Models;
+using TltTrainer.Speculative;
+using static TorchSharp.torch;
+
+namespace TltTrainer.Rollout;
+
+internal sealed class DecodeBatch
+{
+    private readonly CausalLM _target;
+    private readonly KvCache _cache;
+    private readonly IDrafter? _drafter;
+    private readonly IHiddenStateSink? _sink;
+    private readonly int _capacity;
+    private readonly RolloutMetrics _metrics;
+    private readonly List<RunningSequence> _rows = new();
+    private readonly Dictionary<long, List<List<int>>> _groups = new();
+
+    public DecodeBatch(CausalLM target, KvCache cache, IDrafter? drafter, IHiddenStateSink? sink, int capacity, RolloutMetrics metrics)
+    {
+        _target = target;
+        _cache = cache;
+        _drafter = drafter;
+        _sink = sink;
+        _capacity = capacity;
+        _metrics = metrics;
+    }
+
+    public int Count => _rows.Count;
+
+    /// <summary>Prefills the newcomers' prompts in one right-padded forward and samples their first tokens.</summary>
+    public void Admit(IReadOnlyList<RunningSequence> newcomers)
+    {
+        var clock = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        int start = _rows.Count, n = newcomers.Count, longest = newcomers.Max(s => s.PromptLength);
+        var padded = new long[n * longest];
+        for (int i = 0; i < n; i++)
+            for (int t = 0; t < newcomers[i].PromptLength; t++) padded[i * longest + t] = newcomers[i].Tokens[t];
+        for (int i = 0; i < n; i++)
+        {
+            _cache.SetLength(start + i, 0);
+            _rows.Add(newcomers[i]);
+            _drafter?.ResetRow(start + i);
+            var group = newcomers[i].Request.GroupId;
+            if (!_groups.TryGetValue(group, out var list)) _groups[group] = list = new List<List<int>>();
+            list.Add(newcomers[i].Tokens);
+        }
+        var output = _target.Forward(tensor(padded, new long[] { n, longest }, device: _target.Device), _cache, start, options: ForwardOptions.HiddenOnly);
+        var last = tensor(newcomers.Select((s, i) => (long)(i * longest + s.PromptLength - 1)).ToArray(), device: _target.Device);
+        var hidden = output.Hidden.view(n * longest, -1);
+        var logits = RolloutEngine.ToManaged(_target.LmHead(hidden.index_select(0, last)));
+        int vocab = _target.Config.VocabSize;
+        for (int i = 0; i < n; i++)
+        {
+            var seq = newcomers[i];
+            _cache.SetLength(start + i, seq.PromptLength);
+            var rowHidden = hidden.narrow(0, i * longest, seq.PromptLength);
+            _drafter?.Observe(start + i, 0, rowHidden);
+            var dist = TokenDistribution.FromLogits(logits.AsSpan(i * vocab, vocab), seq.Sampling);
+            int token = dist.Sample(seq.Rng);
+            seq.Append(token, dist.LogProb(token), _capacity);
+            _sink?.OnHiddenStates(seq.Request.Id, seq.PromptLength - 1, rowHidden.narrow(0, seq.PromptLength - 1, 1), seq.Tokens);
+            _metrics.GeneratedTokens++;
+        }
+        _metrics.PrefillSeconds += clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>One plain decode step: feed every row's pending token, sample the next.</summary>
+    public void PlainStep()
+    {
+        var clock = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        int b = _rows.Count, vocab = _target.Config.VocabSize;
+        var pending = tensor(_rows.Select(s => (long)s.Tokens[^1]).ToArray(), new long[] { b, 1 }, device: _target.Device);
+        var output = _target.Forward(pending, _cache, 0, options: ForwardOptions.HiddenOnly);
+        var hidden = output.Hidden.view(b, -1);
+        var logits = RolloutEngine.ToManaged(_target.LmHead(hidden));
+        for (int r = 0; r < b; r++)
+        {
+            var seq = _rows[r];
+            int position = seq.Tokens.Count - 1;
+            var dist = TokenDistribution.FromLogits(logits.AsSpan(r * vocab, vocab), seq.Sampling);
+            int token = dist.Sample(seq.Rng);
+            seq.Append(token, dist.LogProb(token), _capacity);
+            seq.VerifyRounds++;
+            var rowHidden = hidden.narrow(0, r, 1);
+            _drafter?.Observe(r, position, rowHidden);
+            _sink?.OnHiddenStates(seq.Request.Id, position, rowHidden, seq.Tokens);
+        }
+        _metrics.GeneratedTokens += b;
+        _metrics.DecodeSteps++;
+        _metrics.VerifySeconds += clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>One speculation round: draft, verify every row's tree in one target forward, accept, roll back.</summary>
+    public void SpeculativeStep(SpecStrategy strategy)
+    {
+        var draftClock = Stopwatch.StartNew();
+        var trees = Draft(strategy);
+        _metrics.DraftSeconds += draftClock.Elapsed.TotalSeconds;
+        if (trees.All(t => t.Count == 0)) { PlainStep(); return; }
+
+        var clock = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        var input = VerifyInput.Build(_rows, trees, _cache);
+        var output = _target.Forward(input.Tokens(_target.Device), _cache, 0, input.Positions(_target.Device),
+            input.Mask(_target.Device), ForwardOptions.HiddenOnly);
+        int b = _rows.Count, width = input.Width, vocab = _target.Config.VocabSize;
+        var hidden = output.Hidden.view(b * width, -1);
+        var logits = RolloutEngine.ToManaged(_target.LmHead(hidden));
+        for (int r = 0; r < b; r++)
+        {
+            var seq = _rows[r];
+            var tree = trees[r];
+            int length = seq.Tokens.Count - 1;                      // cached tokens before this round
+            var dists = new Dictionary<int, TokenDistribution>();
+            TokenDistribution Target(int node) => dists.TryGetValue(node, out var d) ? d
+                : dists[node] = TokenDistribution.FromLogits(logits.AsSpan((r * width + node + 1) * vocab, vocab), seq.Sampling);
+            var verdict = SpeculativeVerifier.Verify(tree, Target, seq.Rng);
+
+            // Emit accepted drafts then the correction/bonus token, stopping early at a stop token or limit.
+            var slots = new List<int> { 0 };                        // verify-input columns kept: the root, then accepted nodes
+            int emitted = 0;
+            bool goesOn = true;
+            for (int i = 0; i < verdict.AcceptedNodes.Count && goesOn; i++)
+            {
+                int node = verdict.AcceptedNodes[i];
+                int parent = tree.Parents[node];
+                goesOn = seq.Append(tree.Tokens[node], Target(parent).LogProb(tree.Tokens[node]), _capacity);
+                slots.Add(node + 1);
+                emitted++;
+            }
+            if (goesOn)
+            {
+                seq.Append(verdict.NextToken, Target(verdict.NextTokenParent).LogProb(verdict.NextToken), _capacity);
+                emitted++;
+            }
+            seq.VerifyRounds++;
+            seq.Drafted += tree.Count;
+            seq.Accepted += verdict.AcceptedNodes.Count;
+            _metrics.DraftedTokens += tree.Count;
+            _metrics.AcceptedTokens += verdict.AcceptedNodes.Count;
+            _metrics.GeneratedTokens += emitted;
+            if (tree.Count > 0) { _metrics.AcceptLengthSum += verdict.AcceptedNodes.Count + 1; _metrics.SpeculativeRowRounds++; }
+
+            // Keep the hidden states and cache entries of the positions whose next token was emitted.
+            var kept = slots.Take(emitted).ToArray();
+            _cache.Compact(r, length, kept.Select(c => length + c).ToArray());
+            var keptHidden = hidden.index_select(0, tensor(kept.Select(c => (long)(r * width + c)).ToArray(), device: _target.Device));
+            _drafter?.Observe(r, length, keptHidden);
+            _sink?.OnHiddenStates(seq.Request.Id, length, keptHidden, seq.Tokens);
+        }
+        _metrics.DecodeSteps++;
+        _metrics.SpeculativeSteps++;
+        _metrics.VerifySeconds += clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Removes finished rows (the last row moves into each hole) and returns them.</summary>
+    public List<RunningSequence> Retire()
+    {
+        var done = new List<RunningSequence>();
+        for (int r = _rows.Count - 1; r >= 0; r--)
+        {
+            if (_rows[r].Finish is null) continue;
+            done.Add(_rows[r]);
+            int last = _rows.Count - 1;
+            if (r != last)
+            {
+                _cache.MoveRow(last, r);
+                _drafter?.MoveRow(last, r);
+                _rows[r] = _rows[last];
+            }
+            _rows.RemoveAt(last);
+        }
+        return done;
+    }
+
+    private IReadOnlyList<DraftTree> Draft(SpecStrategy strategy)
+    {
+        var context = new DraftContext
+        {
+            Rows = _rows.Count,
+            Tokens = _rows.Select(s => (IReadOnlyList<int>)s.Tokens).ToList(),
+            PromptLengths = _rows.Select(s => s.PromptLength).ToList(),
+            Sampling = _rows.Select(s => s.Sampling).ToList(),
+            Rngs = _rows.Select(s => s.Rng).ToList(),
+            Siblings = _rows.Select(s => (IReadOnlyList<IReadOnlyList<int>>)_groups[s.Request.GroupId].Where(t => !ReferenceEquals(t, s.Tokens)).ToList()).ToList(),
+            Strategy = strategy,
+            MaxDraft = _rows.Select(s => Math.Min(s.Sampling.MaxNewTokens - s.Generated, _capacity - s.Tokens.Count - 1)).ToList(),
+        };
+        var trees = _drafter!.Propose(context);
+        if (trees.Count != _rows.Count) throw new InvalidOperationException($"drafter '{_drafter.Name}' returned {trees.Count} drafts for {_rows.Count} rows.");
+        // A draft that would overflow the row's cache is dropped (plain decoding for that row this round).
+        return trees.Select((t, r) => _rows[r].Tokens.Count + t.Count <= _capacity ? t : DraftTree.Empty).ToList();
+    }
+}

@@ -1,0 +1,101 @@
+// Batched generation with continuous batching and optional exact speculative decoding.
+//
+// Contract: Generate(requests) returns one Trajectory per request, in request order. Each sequence
+// is decoded exactly as plain sampling from the target would (greedy: identical tokens; sampled:
+// identical distribution), whatever the drafter proposes. The running batch is at most
+// MaxRunningBatch rows; finished rows leave at once (the last row moves into the hole) and waiting
+// requests join with a batched prefill, so the batch shrinks into the long tail. Per-row invariant:
+// the target's KV cache holds every token but the last, which is sampled and not yet fed.
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using TltTrainer.Models;
+using TltTrainer.Speculative;
+using static TorchSharp.torch;
+
+namespace TltTrainer.Rollout;
+
+/// <summary>Generates responses for many requests with the target model, optionally with speculative decoding.</summary>
+public sealed class RolloutEngine
+{
+    private readonly CausalLM _target;
+    private readonly RolloutEngineOptions _options;
+
+    /// <summary>Creates an engine over <paramref name="target"/>; the engine does not own the model.</summary>
+    public RolloutEngine(CausalLM target, RolloutEngineOptions? options = null)
+    {
+        _target = target;
+        _options = (options ?? new RolloutEngineOptions()).Validate();
+    }
+
+    /// <summary>The engine's settings.</summary>
+    public RolloutEngineOptions Options => _options;
+
+    /// <summary>Generates a response for every request; returns them in request order.</summary>
+    /// <exception cref="ArgumentException">A request is empty, or its prompt does not leave room for one new token.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled (checked between decode steps).</exception>
+    public RolloutResult Generate(IReadOnlyList<RolloutRequest> requests, CancellationToken cancellationToken = default,
+        IProgress<RolloutProgress>? progress = null)
+    {
+        int capacity = _options.MaxSequenceLength > 0 ? _options.MaxSequenceLength : _target.Config.MaxPositions;
+        foreach (var r in requests) ValidateRequest(r, capacity);
+        var metrics = new RolloutMetrics();
+        var total = Stopwatch.StartNew();
+        var results = new Trajectory[requests.Count];
+        if (requests.Count == 0) return new RolloutResult(results, metrics);
+
+        int rows = Math.Min(_options.MaxRunningBatch, requests.Count);
+        using var noGrad = no_grad();
+        using var cache = new KvCache(_target.Config, rows, capacity, _target.DType, _target.Device);
+        var drafter = _options.Drafter;
+        drafter?.Begin(rows, capacity);
+        var batch = new DecodeBatch(_target, cache, drafter, _options.HiddenStateSink, capacity, metrics);
+        int next = 0, finished = 0;
+        while (finished < requests.Count)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (batch.Count < rows && next < requests.Count)
+            {
+                int admit = Math.Min(rows - batch.Count, requests.Count - next);
+                batch.Admit(Enumerable.Range(next, admit).Select(i => new RunningSequence(i, requests[i])).ToList());
+                next += admit;
+            }
+            else
+            {
+                bool speculate = drafter is not null && batch.Count <= _options.SpeculateAtOrBelowBatch;
+                if (speculate) batch.SpeculativeStep(_options.Strategy);
+                else batch.PlainStep();
+            }
+            foreach (var done in batch.Retire())
+            {
+                results[done.Order] = done.ToTrajectory();
+                finished++;
+            }
+            progress?.Report(new RolloutProgress(finished, requests.Count, batch.Count, metrics.GeneratedTokens, metrics.MeanAcceptLength));
+        }
+        metrics.TotalSeconds = total.Elapsed.TotalSeconds;
+        return new RolloutResult(results, metrics);
+    }
+
+    private void ValidateRequest(RolloutRequest request, int capacity)
+    {
+        request.Sampling.Validate();
+        if (request.PromptTokens.Count == 0) throw new ArgumentException($"request {request.Id}: the prompt is empty.");
+        if (request.PromptTokens.Count >= capacity)
+            throw new ArgumentException($"request {request.Id}: prompt of {request.PromptTokens.Count} tokens leaves no room in a context of {capacity} tokens.");
+        int vocab = _target.Config.VocabSize;
+        foreach (var t in request.PromptTokens)
+            if (t < 0 || t >= vocab) throw new ArgumentException($"request {request.Id}: prompt token id {t} is outside the model's vocabulary [0, {vocab}).");
+    }
+
+    /// <summary>Copies float32 logits <c>[N, V]</c> (contiguous) into managed memory.</summary>
+    internal static float[] ToManaged(Tensor logits)
+    {
+        using var contiguous = logits.to(ScalarType.Float32).contiguous();
+        return MemoryMarshal.Cast<byte, float>(contiguous.bytes).ToArray();
+    }
+}
+
+/// <summary>Trajectories in request order, and the call's metrics.</summary>
+/// <param name="Trajectories">One per request, in request order.</param>
+/// <param name="Metrics">Counters and timings.</param>
+public sealed record RolloutResult(IReadOnlyList<Trajectory> Trajectories, RolloutMetrics Metrics);

@@ -1,0 +1,34 @@
+using TltTrainer.Speculative;
+
+namespace TltTrainer.Rollout;
+
+/// <summary>Settings of a <see cref="RolloutEngine"/>.</summary>
+public sealed record RolloutEngineOptions
+{
+    /// <summary>Most sequences decoded together; the rest wait and join as others finish. Default 64.</summary>
+    public int MaxRunningBatch { get; init; } = 64;
+
+    /// <summary>KV-cache capacity per sequence (prompt + response); 0 = the model's max positions. Default 0.</summary>
+    public int MaxSequenceLength { get; init; }
+
+    /// <summary>Drafter for speculative decoding, or null for plain decoding. The engine does not own it.</summary>
+    public IDrafter? Drafter { get; init; }
+
+    /// <summary>Draft shape used when speculating. Default a chain of depth 4.</summary>
+    public SpecStrategy Strategy { get; init; } = SpecStrategy.ChainOf(4);
+
+    /// <summary>Speculate only while the running batch is at most this size (speculation pays in the small-batch tail). Default unlimited.</summary>
+    public int SpeculateAtOrBelowBatch { get; init; } = int.MaxValue;
+
+    /// <summary>Receives the target's hidden states of generated tokens, or null.</summary>
+    public IHiddenStateSink? HiddenStateSink { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the field when invalid.</summary>
+    public RolloutEngineOptions Validate()
+    {
+        if (MaxRunningBatch < 1) throw new ArgumentException($"MaxRunningBatch = {MaxRunningBatch} must be ≥ 1.", nameof(MaxRunningBatch));
+        if (MaxSequenceLength < 0) throw new ArgumentException($"MaxSequenceLength = {MaxSequenceLength} must be ≥ 0 (0 = model's max positions).", nameof(MaxSequenceLength));
+        Strategy.Validate();
+        return this;
+    }
+}

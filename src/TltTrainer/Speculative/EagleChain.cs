@@ -1,0 +1,42 @@
+// Chain drafting with the EAGLE drafter: depth-k autoregressive steps on the drafter's own predicted
+// features. For sampled requests the drafted token is drawn from the drafter's processed distribution q
+// (kept for rejection sampling); for greedy requests, or when SampleChain is off, it is q's argmax.
+using TltTrainer.Rollout;
+using static TorchSharp.torch;
+
+namespace TltTrainer.Speculative;
+
+internal static class EagleChain
+{
+    public static IReadOnlyList<DraftTree> Draft(EagleDrafter drafter, DraftContext context, Tensor root)
+    {
+        int b = context.Rows;
+        var strategy = context.Strategy;
+        var depthOf = Enumerable.Range(0, b).Select(r => Math.Max(0, Math.Min(strategy.Depth, context.MaxDraft[r]))).ToArray();
+        int depth = depthOf.Max();
+        var tokens = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
+        var probs = Enumerable.Range(0, b).Select(_ => new List<double[]>()).ToArray();
+        var sampled = Enumerable.Range(0, b).Select(r => strategy.SampleChain && !context.Sampling[r].IsGreedy).ToArray();
+        int maxPosition = drafter.Model.Config.MaxPositions - 1;
+        var features = root;
+        for (int i = 0; i < depth; i++)
+        {
+            var logits = RolloutEngine.ToManaged(drafter.Logits(features));
+            int vocab = logits.Length / b;
+            var next = new long[b];
+            for (int r = 0; r < b; r++)
+            {
+                var q = TokenDistribution.FromLogits(logits.AsSpan(r * vocab, vocab), context.Sampling[r]);
+                int token = sampled[r] ? q.Sample(context.Rngs[r]) : q.Argmax;
+                next[r] = token;
+                if (i < depthOf[r]) { tokens[r].Add(token); probs[r].Add(q.Probs); }
+            }
+            if (i == depth - 1) break;
+            var positions = Enumerable.Range(0, b).Select(r => (long)Math.Min(drafter.Consumed(r) + i, maxPosition)).ToArray();
+            features = drafter.Step(tensor(next, new long[] { b, 1 }, device: drafter.Device), features.unsqueeze(1),
+                tensor(positions, new long[] { b, 1 }, device: drafter.Device), null).squeeze(1);
+        }
+        return Enumerable.Range(0, b).Select(r => tokens[r].Count == 0 ? DraftTree.Empty
+            : new DraftTree(Enumerable.Range(-1, tokens[r].Count).ToArray(), tokens[r].ToArray(), sampled[r] ? probs[r].ToArray() : null)).ToList();
+    }
+}

@@ -1,0 +1,160 @@
+// Runtime of the EAGLE drafter inside the rollout engine. Per row it keeps the target hidden states
+// the engine observed (h_t for every cached position) and its own one-layer KV cache over the pairs
+// (x_{t+1}, h_t) it has consumed. A round first catches up on the pairs accepted since the last round
+// (one batched forward, whose last output is the root feature), then drafts a chain or an EAGLE-2
+// tree with its own predicted features, and finally rolls its cache back to the consumed pairs, so
+// only true target hidden states ever stay in it.
+using TltTrainer.Models;
+using TltTrainer.Rollout;
+using static TorchSharp.torch;
+
+namespace TltTrainer.Speculative;
+
+/// <summary>EAGLE-style drafter: one decoder layer over the target's hidden states, proposing chains or dynamic trees.</summary>
+public sealed class EagleDrafter : IDrafter
+{
+    private readonly CausalLM _target;
+    private KvCache? _cache;
+    private Tensor? _history;          // [rows, maxLength, H] target hidden states by position
+    private int[] _observed = Array.Empty<int>();
+    private int[] _consumed = Array.Empty<int>();
+
+    /// <summary>Creates the runtime for <paramref name="model"/> drafting for <paramref name="target"/> (whose embedding and head it uses).</summary>
+    public EagleDrafter(CausalLM target, EagleDraftModel model)
+    {
+        if (model.Config.HiddenSize != target.Config.HiddenSize)
+            throw new ArgumentException($"drafter width {model.Config.HiddenSize} does not match the target's {target.Config.HiddenSize}.", nameof(model));
+        _target = target;
+        Model = model;
+    }
+
+    /// <summary>The drafter network in use. Swap it only between rollouts or rounds (never during <see cref="Propose"/>).</summary>
+    public EagleDraftModel Model { get; set; }
+
+    /// <inheritdoc />
+    public string Name => "eagle";
+
+    /// <inheritdoc />
+    public void Begin(int rows, int maxLength)
+    {
+        DisposeState();
+        // Room for a catch-up plus a whole draft tree beyond the longest sequence.
+        _cache = new KvCache(Model.Config, rows, maxLength + 256, _target.DType, _target.Device);
+        using var noGrad = no_grad();
+        _history = zeros(new long[] { rows, maxLength, _target.Config.HiddenSize }, _target.DType, _target.Device);
+        _observed = new int[rows];
+        _consumed = new int[rows];
+    }
+
+    /// <inheritdoc />
+    public void ResetRow(int row)
+    {
+        _observed[row] = 0;
+        _consumed[row] = 0;
+        _cache!.SetLength(row, 0);
+    }
+
+    /// <inheritdoc />
+    public void MoveRow(int from, int to)
+    {
+        _cache!.MoveRow(from, to);
+        if (_observed[from] > 0)
+        {
+            using var noGrad = no_grad();
+            using var dst = _history![to].narrow(0, 0, _observed[from]);
+            using var src = _history[from].narrow(0, 0, _observed[from]);
+            dst.copy_(src);
+        }
+        _observed[to] = _observed[from];
+        _consumed[to] = _consumed[from];
+    }
+
+    /// <inheritdoc />
+    public void Observe(int row, int start, Tensor hidden)
+    {
+        int n = (int)hidden.shape[0];
+        using (var dst = _history![row].narrow(0, start, n)) dst.copy_(hidden);
+        _observed[row] = start + n;
+        if (_consumed[row] > start) { _consumed[row] = start; _cache!.SetLength(row, start); }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<DraftTree> Propose(DraftContext context)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var root = CatchUp(context);                                    // [B, H] predicted h at the pending token
+        var lengths = Enumerable.Range(0, context.Rows).Select(r => _cache!.Length(r)).ToArray();
+        try
+        {
+            return context.Strategy.Shape == DraftShape.Chain
+                ? EagleChain.Draft(this, context, root)
+                : EagleTree.Draft(this, context, root);
+        }
+        finally
+        {
+            for (int r = 0; r < context.Rows; r++) _cache!.SetLength(r, lengths[r]);   // drop drafted entries
+        }
+    }
+
+    /// <summary>Runs the drafter over every row's unconsumed pairs (x_{t+1}, h_t); returns each row's last output <c>[B, H]</c>.</summary>
+    private Tensor CatchUp(DraftContext context)
+    {
+        int b = context.Rows;
+        var pending = new int[b];
+        for (int r = 0; r < b; r++)
+        {
+            int cached = context.Tokens[r].Count - 1;
+            if (_observed[r] != cached)
+                throw new InvalidOperationException($"eagle drafter row {r}: observed {_observed[r]} hidden states but the row has {cached} cached tokens.");
+            pending[r] = cached - _consumed[r];
+        }
+        int width = pending.Max();
+        var tokens = new long[b * width];
+        var positions = new long[b * width];
+        var gather = new long[b * width];                               // flat index into history [rows·maxLength]
+        long maxLength = _history!.shape[1];
+        for (int r = 0; r < b; r++)
+            for (int j = 0; j < width; j++)
+            {
+                int t = _consumed[r] + Math.Min(j, pending[r] - 1);    // padding repeats the last pair
+                tokens[r * width + j] = context.Tokens[r][t + 1];
+                positions[r * width + j] = t;
+                gather[r * width + j] = r * maxLength + t;
+            }
+        var device = _target.Device;
+        var hidden = _history.view(-1, _history.shape[2]).index_select(0, tensor(gather, device: device)).view(b, width, -1);
+        var embeds = _target.Embed(tensor(tokens, new long[] { b, width }, device: device));
+        var output = Model.Forward(embeds, hidden, _cache, 0, tensor(positions, new long[] { b, width }, device: device));
+        var last = new long[b];
+        for (int r = 0; r < b; r++)
+        {
+            _consumed[r] += pending[r];
+            _cache!.SetLength(r, _consumed[r]);
+            last[r] = r * width + pending[r] - 1;
+        }
+        return output.view(b * width, -1).index_select(0, tensor(last, device: device));
+    }
+
+    /// <summary>One drafting step from the current cache state (used by chain and tree drafting).</summary>
+    internal Tensor Step(Tensor tokens, Tensor features, Tensor positions, Tensor? mask) =>
+        Model.Forward(_target.Embed(tokens), features, _cache, 0, positions, mask);
+
+    /// <summary>Float32 logits of drafted features.</summary>
+    internal Tensor Logits(Tensor features) => _target.LmHead(features);
+
+    internal Device Device => _target.Device;
+
+    internal int Consumed(int row) => _consumed[row];
+
+    private void DisposeState()
+    {
+        _cache?.Dispose();
+        _history?.Dispose();
+        _cache = null;
+        _history = null;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => DisposeState();
+}

@@ -1,0 +1,39 @@
+namespace TltTrainer.Speculative;
+
+/// <summary>Which draft shape to use in a speculation round.</summary>
+public enum DraftShape
+{
+    /// <summary>A chain of <see cref="SpecStrategy.Depth"/> tokens.</summary>
+    Chain,
+
+    /// <summary>An EAGLE-2 dynamic tree: top-k expansion to depth <see cref="SpecStrategy.Depth"/>, best <see cref="SpecStrategy.VerifyBudget"/> − 1 nodes kept.</summary>
+    Tree,
+}
+
+/// <summary>Draft shape of a speculation round.</summary>
+/// <param name="Shape">Chain or tree.</param>
+/// <param name="Depth">Draft depth (tokens along the longest path).</param>
+/// <param name="TopK">Branching of the tree expansion (trees only).</param>
+/// <param name="VerifyBudget">Tokens per sequence in the verification forward, root included (trees only).</param>
+/// <param name="SampleChain">For chains at temperature &gt; 0: draw drafted tokens from the drafter's distribution and verify by
+/// rejection sampling (true), or draft the drafter's argmax deterministically (false).</param>
+public sealed record SpecStrategy(DraftShape Shape, int Depth, int TopK = 1, int VerifyBudget = 0, bool SampleChain = true)
+{
+    /// <summary>A chain of depth <paramref name="depth"/>.</summary>
+    public static SpecStrategy ChainOf(int depth, bool sample = true) => new SpecStrategy(DraftShape.Chain, depth, 1, depth + 1, sample).Validate();
+
+    /// <summary>A dynamic tree.</summary>
+    public static SpecStrategy TreeOf(int depth, int topK, int verifyBudget) => new SpecStrategy(DraftShape.Tree, depth, topK, verifyBudget).Validate();
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the field when invalid.</summary>
+    public SpecStrategy Validate()
+    {
+        if (Depth < 1) throw new ArgumentException($"Depth = {Depth} must be ≥ 1.");
+        if (Shape == DraftShape.Tree && TopK < 1) throw new ArgumentException($"TopK = {TopK} must be ≥ 1.");
+        if (Shape == DraftShape.Tree && VerifyBudget < 2) throw new ArgumentException($"VerifyBudget = {VerifyBudget} must be ≥ 2 (root + one node).");
+        return this;
+    }
+
+    /// <summary>Short label, e.g. <c>chain-d5</c> or <c>tree-d6k4b32</c>.</summary>
+    public override string ToString() => Shape == DraftShape.Chain ? $"chain-d{Depth}" : $"tree-d{Depth}k{TopK}b{VerifyBudget}";
+}

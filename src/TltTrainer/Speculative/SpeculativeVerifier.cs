@@ -1,0 +1,84 @@
+// Exact verification of one sequence's draft against the target. Pure: distributions in, decision out.
+//
+// Greedy: walk from the root, accepting the child equal to the target's argmax; the first mismatch
+// yields the argmax itself. Output equals plain greedy decoding token for token.
+//
+// Sampled chain with draft distributions q (classic speculative sampling): accept drafted x with
+// probability min(1, p(x)/q(x)); on rejection draw from normalise(max(0, p − q)). The emitted token
+// then has exactly distribution p: P(x) = q(x)·min(1, p/q) + (1 − Σ min(p, q))·max(0, p − q)(x)/Σ max(0, p − q) = p(x).
+//
+// Deterministic tree (no q): at a node with distinct drafted children c1..cm, draw one uniform u and
+// walk the children's target probabilities as an inverse CDF: accept ci if u falls in its interval,
+// so P(ci) = p(ci); if u falls past all of them, draw from p with the children removed and
+// renormalised. Every token again has probability exactly p.
+//
+// When every step accepts, one bonus token is drawn from the target at the last accepted node.
+using TltTrainer.Rollout;
+
+namespace TltTrainer.Speculative;
+
+/// <summary>Outcome of verifying one draft: the accepted nodes (root excluded) and the token the target emits after them.</summary>
+/// <param name="AcceptedNodes">Accepted node indices, root to leaf.</param>
+/// <param name="NextToken">The correction (on rejection) or bonus token.</param>
+/// <param name="NextTokenParent">The node the next token follows (−1 = root).</param>
+public sealed record VerifyResult(IReadOnlyList<int> AcceptedNodes, int NextToken, int NextTokenParent);
+
+/// <summary>Lossless draft verification (greedy match, rejection sampling, tree inverse-CDF walk).</summary>
+public static class SpeculativeVerifier
+{
+    /// <summary>Verifies <paramref name="tree"/>.</summary>
+    /// <param name="tree">The draft.</param>
+    /// <param name="target">Target distribution after a node (−1 = after the root), computed lazily by the caller.</param>
+    /// <param name="rng">The request's random stream (unused when greedy).</param>
+    public static VerifyResult Verify(DraftTree tree, Func<int, TokenDistribution> target, RequestRng rng)
+    {
+        var accepted = new List<int>();
+        int node = -1;
+        while (true)
+        {
+            var p = target(node);
+            var children = tree.Children(node).ToArray();
+            if (children.Length == 0) return new VerifyResult(accepted, p.Sample(rng), node);   // bonus token
+            int next;
+            int emitted;
+            if (p.IsGreedy) (next, emitted) = GreedyStep(tree, children, p);
+            else if (tree.DraftProbs is not null) (next, emitted) = RejectionStep(tree, children[0], p, rng);
+            else (next, emitted) = TreeStep(tree, children, p, rng);
+            if (next < 0) return new VerifyResult(accepted, emitted, node);
+            accepted.Add(next);
+            node = next;
+        }
+    }
+
+    private static (int Next, int Emitted) GreedyStep(DraftTree tree, int[] children, TokenDistribution p)
+    {
+        foreach (var c in children) if (tree.Tokens[c] == p.Argmax) return (c, -1);
+        return (-1, p.Argmax);
+    }
+
+    private static (int Next, int Emitted) RejectionStep(DraftTree tree, int child, TokenDistribution p, RequestRng rng)
+    {
+        int x = tree.Tokens[child];
+        double[] q = tree.DraftProbs![child];
+        double u = rng.NextDouble();
+        if (q[x] > 0 && u * q[x] < p.Probs[x]) return (child, -1);        // u < p/q without dividing
+        var residual = new double[p.Probs.Length];
+        double mass = 0;
+        for (int i = 0; i < residual.Length; i++) { residual[i] = Math.Max(0, p.Probs[i] - q[i]); mass += residual[i]; }
+        // mass == 0 only if p == q, where rejection has probability 0; fall back to p for float safety.
+        return (-1, TokenDistribution.SampleFrom(mass > 0 ? residual : p.Probs, rng.NextDouble()));
+    }
+
+    private static (int Next, int Emitted) TreeStep(DraftTree tree, int[] children, TokenDistribution p, RequestRng rng)
+    {
+        double u = rng.NextDouble(), cumulative = 0;
+        foreach (var c in children)
+        {
+            cumulative += p.Probs[tree.Tokens[c]];
+            if (u < cumulative) return (c, -1);
+        }
+        var rest = (double[])p.Probs.Clone();
+        foreach (var c in children) rest[tree.Tokens[c]] = 0;
+        return (-1, TokenDistribution.SampleFrom(rest, rng.NextDouble()));
+    }
+}

@@ -1,0 +1,77 @@
+using TltTrainer.Models;
+using TltTrainer.Rollout;
+using TltTrainer.Tests.TestSupport;
+
+namespace TltTrainer.Tests.Rollout;
+
+public sealed class RolloutEngineTests
+{
+    private static readonly TransformerConfig Config = TransformerPresets.Tiny;
+
+    [Fact]
+    public void Generate_ContinuousBatching_EqualsEachRequestAlone()
+    {
+        using var model = TestModels.Peaked(Config, seed: 31);
+        var requests = Enumerable.Range(0, 9).Select(i => new RolloutRequest(i,
+            Enumerable.Range(0, 2 + i).Select(t => (t * 3 + i) % Config.VocabSize).ToList(),
+            new SamplingOptions { Temperature = 0.9, TopK = 20, TopP = 0.95, MaxNewTokens = 4 + 3 * i, Seed = (ulong)i })).ToList();
+        var batched = new RolloutEngine(model, new RolloutEngineOptions { MaxRunningBatch = 3 }).Generate(requests).Trajectories;
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var alone = new RolloutEngine(model).Generate(new[] { requests[i] }).Trajectories[0];
+            Assert.Equal(alone.ResponseTokens, batched[i].ResponseTokens);
+            Assert.Equal(requests[i].Sampling.MaxNewTokens, batched[i].ResponseTokens.Length);
+        }
+    }
+
+    [Fact]
+    public void Generate_LogProbs_EqualFreshFullForward()
+    {
+        using var model = TestModels.Peaked(Config, seed: 32, std: 0.1);
+        var options = new SamplingOptions { Temperature = 0.7, TopK = 30, TopP = 0.9, MaxNewTokens = 25, Seed = 5 };
+        var requests = Enumerable.Range(0, 4).Select(i => new RolloutRequest(i, new[] { 1, 2 + i, 3 }, options with { Seed = (ulong)i })).ToList();
+        var trajectories = new RolloutEngine(model).Generate(requests).Trajectories;
+        foreach (var t in trajectories) AssertLogProbsMatchFullForward(model, t, options);
+    }
+
+    [Fact]
+    public void Generate_Cancelled_ThrowsBetweenSteps()
+    {
+        using var model = TestModels.Peaked(Config, seed: 33);
+        using var cts = new CancellationTokenSource();
+        var progress = new SynchronousProgress<RolloutProgress>(p => { if (p.GeneratedTokens > 5) cts.Cancel(); });
+        var request = new RolloutRequest(0, new[] { 1, 2 }, SamplingOptions.Greedy(100));
+        Assert.Throws<OperationCanceledException>(() => new RolloutEngine(model).Generate(new[] { request }, cts.Token, progress));
+    }
+
+    [Fact]
+    public void Generate_PromptFillingTheContext_IsRejectedNamingTheRequest()
+    {
+        using var model = TestModels.Peaked(Config, seed: 34);
+        var request = new RolloutRequest(42, Enumerable.Repeat(1, 300).ToList(), SamplingOptions.Greedy(5));
+        var e = Assert.Throws<ArgumentException>(() => new RolloutEngine(model).Generate(new[] { request }));
+        Assert.Contains("request 42", e.Message);
+    }
+
+    internal static void AssertLogProbsMatchFullForward(CausalLM model, Trajectory t, SamplingOptions options)
+    {
+        using var noGrad = no_grad();
+        var all = t.PromptTokens.Concat(t.ResponseTokens).Select(x => (long)x).ToArray();
+        using var ids = tensor(all).view(1, -1);
+        using var output = model.Forward(ids);
+        var logits = output.Logits!.view(all.Length, -1).data<float>().ToArray();
+        int v = Config.VocabSize, p = t.PromptTokens.Length;
+        for (int i = 0; i < t.ResponseTokens.Length; i++)
+        {
+            var dist = TokenDistribution.FromLogits(logits.AsSpan((p - 1 + i) * v, v), options);
+            Assert.True(Math.Abs(dist.LogProb(t.ResponseTokens[i]) - t.LogProbs[i]) <= 1e-4,
+                $"token {i}: rollout {t.LogProbs[i]} vs full forward {dist.LogProb(t.ResponseTokens[i])}");
+        }
+    }
+}
+
+/// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
+internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}
