@@ -190,7 +190,7 @@ internal sealed class DecodeBatch
             Rngs = _rows.Select(s => s.Rng).ToList(),
             Siblings = _rows.Select(s => (IReadOnlyList<IReadOnlyList<int>>)_groups[s.Request.GroupId].Where(t => !ReferenceEquals(t, s.Tokens)).ToList()).ToList(),
             Strategy = strategy,
-            MaxDraft = _rows.Select(s => Math.Min(s.Sampling.MaxNewTokens - s.Generated, _capacity - s.Tokens.Count - 1)).ToList(),
+            MaxDraft = _rows.Select(s => Math.Min(s.Sampling.MaxNewTokens - s.Generated - 1, _capacity - s.Tokens.Count)).ToList(),
         };
         var trees = _drafter!.Propose(context);
         if (trees.Count != _rows.Count) throw new InvalidOperationException($"drafter '{_drafter.Name}' returned {trees.Count} drafts for {_rows.Count} rows.");
