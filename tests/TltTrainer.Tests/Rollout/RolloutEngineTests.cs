@@ -34,6 +34,22 @@ public sealed class RolloutEngineTests
         foreach (var t in trajectories) AssertLogProbsMatchFullForward(model, t, options);
     }
 
+    [Theory]
+    [InlineData("chain")]
+    [InlineData("tree")]
+    public void Generate_SpeculativeLogProbs_EqualFreshFullForward(string shape)
+    {
+        using var model = TestModels.Peaked(Config, seed: 35, std: 0.1);
+        using var eagle = new TltTrainer.Speculative.EagleDraftModel(Config, seed: 6);
+        using var drafter = new TltTrainer.Speculative.EagleDrafter(model, eagle);
+        var strategy = shape == "chain" ? TltTrainer.Speculative.SpecStrategy.ChainOf(3) : TltTrainer.Speculative.SpecStrategy.TreeOf(3, 2, 6);
+        var options = new SamplingOptions { Temperature = 0.8, TopK = 40, MaxNewTokens = 30 };
+        var requests = Enumerable.Range(0, 4).Select(i => new RolloutRequest(i, new[] { 1, 2 + i, 3 }, options with { Seed = (ulong)i })).ToList();
+        var result = new RolloutEngine(model, new RolloutEngineOptions { Drafter = drafter, Strategy = strategy }).Generate(requests);
+        Assert.True(result.Metrics.SpeculativeSteps > 0);
+        foreach (var t in result.Trajectories) AssertLogProbsMatchFullForward(model, t, options);
+    }
+
     [Fact]
     public void Generate_Cancelled_ThrowsBetweenSteps()
     {
