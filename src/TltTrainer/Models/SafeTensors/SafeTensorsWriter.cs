@@ -24,7 +24,6 @@ public static class SafeTensorsWriter
     public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(tensors);
-        Validate(tensors);
         AtomicFile.Write(path, stream => Write(stream, tensors, metadata));
     }
 
@@ -65,7 +64,8 @@ public static class SafeTensorsWriter
     /// <summary>The number of data bytes <paramref name="tensor"/> takes in a safetensors file.</summary>
     internal static long DataBytes(Tensor tensor) => tensor.NumberOfElements * SafeTensorsDType.SizeOf(tensor.dtype);
 
-    private static void Validate(IReadOnlyDictionary<string, Tensor> tensors)
+    /// <summary>Throws <see cref="ArgumentException"/> for a reserved name or an unsupported dtype.</summary>
+    internal static void Validate(IReadOnlyDictionary<string, Tensor> tensors)
     {
         foreach ((string name, Tensor tensor) in tensors)
         {
