@@ -107,6 +107,22 @@ public sealed class SafeTensorsRoundTripTests
     }
 
     [Fact]
+    public void SaveLoad_NonContiguousTensorThenDisposeLoaded_LeavesNoLiveTensors()
+    {
+        using var folder = new TempFolder();
+        string path = folder.File("x.safetensors");
+        using Tensor baseTensor = ones(4, 3);
+        using Tensor transposed = baseTensor.t();
+        long baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+        SafeTensorsWriter.Save(path, new Dictionary<string, Tensor> { ["t"] = transposed, ["b"] = baseTensor });
+        foreach (Tensor t in SafeTensorsReader.Load(path).Values)
+            t.Dispose();
+
+        Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void Save_UnsupportedDtype_ThrowsArgumentExceptionAndWritesNothing()
     {
         using var folder = new TempFolder();
