@@ -1,0 +1,37 @@
+// Machine ceilings measured in the same run as everything else, so ratios stay meaningful on shared machines.
+using System.Diagnostics;
+using TltTrainer.Models;
+using TltTrainer.Rollout;
+using TorchSharp;
+using static TorchSharp.torch;
+
+internal static class MachineBench
+{
+    /// <summary>Best-of-n GFLOP/s of an n×n×n matmul in <paramref name="dtype"/>.</summary>
+    public static double MatmulGflops(int n, ScalarType dtype, int repeats)
+    {
+        using var a = randn(n, n).to(dtype);
+        using var b = randn(n, n).to(dtype);
+        using (a.matmul(b)) { }
+        double best = double.MaxValue;
+        for (int i = 0; i < repeats; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using (a.matmul(b)) { }
+            best = Math.Min(best, clock.Elapsed.TotalSeconds);
+        }
+        return 2.0 * n * n * n / best / 1e9;
+    }
+
+    /// <summary>Plain decode tokens/s at running batch <paramref name="batch"/>: prefill, then <paramref name="steps"/> decode steps.</summary>
+    public static double DecodeTokensPerSecond(CausalLM model, int batch, int steps)
+    {
+        using var noGrad = no_grad();
+        var requests = Enumerable.Range(0, batch).Select(i => new RolloutRequest(i, new[] { 1, 2 + i % 7, 3 },
+            new SamplingOptions { Temperature = 1, MaxNewTokens = steps, Seed = (ulong)i })).ToList();
+        var engine = new RolloutEngine(model, new RolloutEngineOptions { MaxRunningBatch = batch, MaxSequenceLength = steps + 8 });
+        engine.Generate(requests.Take(1).Select(r => r with { Sampling = r.Sampling with { MaxNewTokens = 4 } }).ToList());   // warm-up
+        var metrics = engine.Generate(requests).Metrics;
+        return (metrics.GeneratedTokens - batch) / metrics.VerifySeconds;      // decode phase only (first token comes from prefill)
+    }
+}
