@@ -54,6 +54,57 @@ public sealed class EagleDraftModel : nn.Module
         return output.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Saves the drafter's own weights (<c>fc.weight</c>, <c>layers.0.*</c>) as safetensors, atomically.</summary>
+    public void Save(string path)
+    {
+        using var scope = NewDisposeScope();
+        var tensors = state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().to(CPU));
+        var metadata = new Dictionary<string, string> { ["format"] = "pt", ["tlt_drafter"] = "eagle", ["hidden_size"] = Config.HiddenSize.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        Models.SafeTensors.SafeTensorsWriter.Save(path, tensors, metadata);
+    }
+
+    /// <summary>Loads drafter weights saved by <see cref="Save"/> for a target of shape <paramref name="targetConfig"/>.</summary>
+    /// <exception cref="InvalidDataException">Keys or shapes do not match a drafter for that target; the message names the file and tensor.</exception>
+    public static EagleDraftModel Load(string path, TransformerConfig targetConfig)
+    {
+        var model = new EagleDraftModel(targetConfig);
+        var weights = Models.SafeTensors.SafeTensorsReader.Load(path);
+        try
+        {
+            model.CopyFrom(weights, path);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var t in weights.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>Copies weights by name into this drafter (used for loading and for publishing snapshots).</summary>
+    /// <exception cref="InvalidDataException">A key is missing or unexpected, or a shape differs.</exception>
+    public void CopyFrom(IReadOnlyDictionary<string, Tensor> weights, string source)
+    {
+        var expected = state_dict();
+        var missing = expected.Keys.Where(k => !weights.ContainsKey(k)).ToList();
+        if (missing.Count > 0) throw new InvalidDataException($"{source}: drafter tensor(s) missing: '{string.Join("', '", missing.Take(5))}'.");
+        var unexpected = weights.Keys.Where(k => !expected.ContainsKey(k)).ToList();
+        if (unexpected.Count > 0) throw new InvalidDataException($"{source}: unexpected drafter tensor(s): '{string.Join("', '", unexpected.Take(5))}'.");
+        using var noGrad = no_grad();
+        foreach (var (name, target) in expected)
+        {
+            var value = weights[name];
+            if (!value.shape.SequenceEqual(target.shape))
+                throw new InvalidDataException($"{source}: drafter tensor '{name}' has shape [{string.Join(", ", value.shape)}], expected [{string.Join(", ", target.shape)}].");
+            using var converted = value.to(target.dtype, target.device);
+            target.copy_(converted);
+        }
+    }
+
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {

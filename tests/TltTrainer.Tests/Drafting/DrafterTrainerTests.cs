@@ -89,3 +89,32 @@ internal sealed class DisposableList<T>(IReadOnlyList<T> items) : IDisposable wh
     public IReadOnlyList<T> Items { get; } = items;
     public void Dispose() { foreach (var i in Items) i.Dispose(); }
 }
+
+public sealed class EagleDraftModelIoTests
+{
+    [Fact]
+    public void SaveLoad_RoundTripsWeightsExactly()
+    {
+        using var dir = new TempDirectory();
+        var path = Path.Combine(dir.Path, "drafter.safetensors");
+        using var model = new EagleDraftModel(TransformerPresets.Tiny, seed: 9);
+        model.Save(path);
+        using var loaded = EagleDraftModel.Load(path, TransformerPresets.Tiny);
+        foreach (var (name, t) in model.state_dict())
+            Assert.Equal(t.data<float>().ToArray(), loaded.state_dict()[name].data<float>().ToArray());
+        Assert.Contains("fc.weight", model.state_dict().Keys);
+        Assert.Contains("layers.0.self_attn.q_proj.weight", model.state_dict().Keys);
+        Assert.DoesNotContain(model.state_dict().Keys, k => k.Contains("input_layernorm"));
+    }
+
+    [Fact]
+    public void Load_ForWrongTargetWidth_NamesFileAndTensor()
+    {
+        using var dir = new TempDirectory();
+        var path = Path.Combine(dir.Path, "drafter.safetensors");
+        using (var model = new EagleDraftModel(TransformerPresets.Tiny)) model.Save(path);
+        var e = Assert.Throws<InvalidDataException>(() => EagleDraftModel.Load(path, TransformerPresets.Tiny with { HiddenSize = 48, HeadDimRaw = 8 }));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("fc.weight", e.Message);
+    }
+}
