@@ -1,0 +1,96 @@
+// One RL step's numbers under stable, slash-separated names (the JSONL keys). Optional fields are null
+// when the feature that produces them is off (no KL term, no speculation, no online drafter training).
+using System.Text.Json.Serialization;
+
+namespace TltTrainer.Telemetry;
+
+/// <summary>Metrics of one RL step.</summary>
+public sealed record StepMetrics
+{
+    /// <summary>Step index (0-based).</summary>
+    [JsonPropertyName("step")] public int Step { get; init; }
+
+    /// <summary>Mean total reward of the step's responses.</summary>
+    [JsonPropertyName("reward/mean")] public double RewardMean { get; init; }
+
+    /// <summary>Standard deviation of the total reward.</summary>
+    [JsonPropertyName("reward/std")] public double RewardStd { get; init; }
+
+    /// <summary>Share of responses whose answer is correct (the task's verifier), when the task has one.</summary>
+    [JsonPropertyName("reward/accuracy")] public double? Accuracy { get; init; }
+
+    /// <summary>Mean response length in tokens.</summary>
+    [JsonPropertyName("response/len_mean")] public double ResponseLengthMean { get; init; }
+
+    /// <summary>Median response length.</summary>
+    [JsonPropertyName("response/len_p50")] public double ResponseLengthP50 { get; init; }
+
+    /// <summary>90th-percentile response length.</summary>
+    [JsonPropertyName("response/len_p90")] public double ResponseLengthP90 { get; init; }
+
+    /// <summary>Longest response.</summary>
+    [JsonPropertyName("response/len_max")] public int ResponseLengthMax { get; init; }
+
+    /// <summary>Seconds generating responses.</summary>
+    [JsonPropertyName("time/rollout_s")] public double RolloutSeconds { get; init; }
+
+    /// <summary>Seconds computing rewards.</summary>
+    [JsonPropertyName("time/reward_s")] public double RewardSeconds { get; init; }
+
+    /// <summary>Seconds recomputing old (and reference) log-probs.</summary>
+    [JsonPropertyName("time/old_logprob_s")] public double OldLogProbSeconds { get; init; }
+
+    /// <summary>Seconds in the policy update.</summary>
+    [JsonPropertyName("time/update_s")] public double UpdateSeconds { get; init; }
+
+    /// <summary>Wall-clock seconds of the whole step.</summary>
+    [JsonPropertyName("time/step_s")] public double StepSeconds { get; init; }
+
+    /// <summary>Generated tokens per second of rollout.</summary>
+    [JsonPropertyName("rollout/tokens_per_s")] public double RolloutTokensPerSecond { get; init; }
+
+    /// <summary>Mean accepted length of speculative rounds (1 when plain).</summary>
+    [JsonPropertyName("rollout/accept_len")] public double AcceptLength { get; init; }
+
+    /// <summary>Largest |rollout log-prob − trainer log-prob| over response tokens (on-policy check).</summary>
+    [JsonPropertyName("rollout/logprob_gap_max")] public double LogProbGapMax { get; init; }
+
+    /// <summary>Groups dropped by dynamic sampling (all rewards equal).</summary>
+    [JsonPropertyName("rollout/groups_dropped")] public int GroupsDropped { get; init; }
+
+    /// <summary>Mean policy loss over optimizer steps.</summary>
+    [JsonPropertyName("update/loss")] public double Loss { get; init; }
+
+    /// <summary>Mean KL to the reference (when a reference is used).</summary>
+    [JsonPropertyName("update/kl")] public double? Kl { get; init; }
+
+    /// <summary>Share of tokens whose ratio was clipped.</summary>
+    [JsonPropertyName("update/clip_fraction")] public double ClipFraction { get; init; }
+
+    /// <summary>Mean token entropy of the policy on its responses.</summary>
+    [JsonPropertyName("update/entropy")] public double Entropy { get; init; }
+
+    /// <summary>Gradient norm before clipping (mean over optimizer steps).</summary>
+    [JsonPropertyName("update/grad_norm")] public double GradNorm { get; init; }
+
+    /// <summary>Learning rate of the last optimizer step.</summary>
+    [JsonPropertyName("update/lr")] public double LearningRate { get; init; }
+
+    /// <summary>Optimizer steps skipped because the loss or gradient was not finite.</summary>
+    [JsonPropertyName("update/skipped_steps")] public int SkippedSteps { get; init; }
+
+    /// <summary>Worker-seconds left idle by rollout while others finished the tail (online drafter training).</summary>
+    [JsonPropertyName("idle/worker_s")] public double? IdleWorkerSeconds { get; init; }
+
+    /// <summary>Of the idle worker-seconds, those spent training the drafter.</summary>
+    [JsonPropertyName("idle/drafter_train_s")] public double? DrafterTrainSeconds { get; init; }
+
+    /// <summary>Drafter training loss this step.</summary>
+    [JsonPropertyName("drafter/loss")] public double? DrafterLoss { get; init; }
+
+    /// <summary>Drafter top-1 agreement with the target on fresh rollouts.</summary>
+    [JsonPropertyName("drafter/top1")] public double? DrafterTop1 { get; init; }
+
+    /// <summary>Drafter version used by this step's rollout.</summary>
+    [JsonPropertyName("drafter/version")] public long? DrafterVersion { get; init; }
+}
