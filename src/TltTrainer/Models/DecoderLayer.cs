@@ -26,9 +26,9 @@ public sealed class DecoderLayer : nn.Module
     /// <summary>Runs the layer on <c>[B, T, H]</c>.</summary>
     internal Tensor Forward(Tensor x, AttentionContext ctx)
     {
-        using var scope = NewDisposeScope();
+        // Runs inside the model's dispose scope (per-module scopes cost more than the ops they would free).
         var normed = input_layernorm is null ? x : input_layernorm.forward(x);
         var h = x + self_attn.Forward(normed, ctx);
-        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+        return h + mlp.forward(post_attention_layernorm.forward(h));
     }
 }

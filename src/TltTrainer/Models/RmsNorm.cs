@@ -21,12 +21,11 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
+    /// <remarks>No dispose scope of its own (a scope costs ~11 µs, more than the norm): call it inside the caller's scope.</remarks>
     public override Tensor forward(Tensor x)
     {
-        using var scope = NewDisposeScope();
-        var dtype = x.dtype;
+        if (x.dtype == ScalarType.Float32) return x * (x.square().mean(new long[] { -1 }, keepdim: true) + _eps).rsqrt() * weight;
         var xf = x.to(ScalarType.Float32);
-        var normed = xf * (xf.pow(2).mean(new long[] { -1 }, keepdim: true) + _eps).rsqrt();
-        return (normed.to(dtype) * weight).MoveToOuterDisposeScope();
+        return (xf * (xf.square().mean(new long[] { -1 }, keepdim: true) + _eps).rsqrt()).to(x.dtype) * weight;
     }
 }

@@ -34,15 +34,12 @@ public sealed class RotaryEmbedding : IDisposable
         return (cos.index_select(0, flat).view(shape), sin.index_select(0, flat).view(shape));
     }
 
-    /// <summary>Applies the rotation to heads <c>x [B, T, heads, D]</c>.</summary>
+    /// <summary>Applies the rotation to heads <c>x [B, T, heads, D]</c>. Call inside a dispose scope (intermediates are not freed here).</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
-        using var scope = NewDisposeScope();
         long half = x.shape[^1] / 2;
-        var x1 = x.narrow(-1, 0, half);
-        var x2 = x.narrow(-1, half, half);
-        var rotated = cat(new[] { x2.neg(), x1 }, -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        var rotated = cat(new[] { x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half) }, -1);
+        return x * cos + rotated * sin;
     }
 
     private (Tensor Cos, Tensor Sin) Table(Device device, ScalarType dtype)
