@@ -33,7 +33,7 @@ public sealed class SelfAttention : nn.Module
     /// <summary>Attends <paramref name="x"/> <c>[B, T, H]</c> over the context's keys; returns <c>[B, T, H]</c>.</summary>
     internal Tensor Forward(Tensor x, AttentionContext ctx)
     {
-        // No dispose scope here: the model's forward holds one for all layers (a scope costs ~11 µs).
+        // No dispose scope here: the model's forward holds one for all layers.
         long B = ctx.Batch, T = ctx.NewTokens, rep = _heads / _kvHeads;
         var q = RotaryEmbedding.Apply(q_proj.forward(x).view(B, T, _heads, _headDim), ctx.Cos, ctx.Sin);
         var k = RotaryEmbedding.Apply(k_proj.forward(x).view(B, T, _kvHeads, _headDim), ctx.Cos, ctx.Sin);
