@@ -1,0 +1,46 @@
+using TltTrainer.Speculative;
+
+namespace TltTrainer.Tests.Speculative;
+
+public sealed class StrategyBanditTests
+{
+    [Fact]
+    public void Choose_SyntheticRewardTable_ConvergesToBestArm()
+    {
+        var table = new Dictionary<string, double> { ["none"] = 100, ["chain-d4"] = 180, ["tree-d6"] = 240, ["ngram"] = 150 };
+        var bandit = new StrategyBandit<string>(table.Keys.ToList(), epsilon: 0.1, window: 50, seed: 1);
+        var noise = new Random(2);
+        var early = new List<string>();
+        for (int i = 0; i < 2000; i++)
+        {
+            var arm = bandit.Choose();
+            if (i < 4) early.Add(arm);
+            bandit.Record(arm, table[arm] * (0.8 + 0.4 * noise.NextDouble()));
+        }
+        Assert.Equal(table.Keys.ToList(), early);                           // untried arms first, in order
+        Assert.Equal("tree-d6", bandit.Best());
+        Assert.True(bandit.Choices["tree-d6"] > 0.85 * 2000, $"best arm chosen {bandit.Choices["tree-d6"]} times");
+    }
+
+    [Fact]
+    public void Choose_SpeculationMadeSlow_PicksNoSpeculation()
+    {
+        var bandit = new StrategyBandit<string>(new[] { "chain-d4", "tree-d6", "none" }, epsilon: 0.1, window: 30, seed: 3);
+        for (int i = 0; i < 500; i++)
+        {
+            var arm = bandit.Choose();
+            bandit.Record(arm, arm == "none" ? 100 : 40);                     // speculation artificially slow
+        }
+        Assert.Equal("none", bandit.Best());
+        Assert.True(bandit.Choices["none"] > 400);
+    }
+
+    [Fact]
+    public void Median_OutlierRounds_DoNotFlipTheChoice()
+    {
+        var bandit = new StrategyBandit<int>(new[] { 0, 1 }, epsilon: 0, window: 9);
+        foreach (var r in new[] { 10.0, 10, 10, 10, 1000, 10, 10, 10, 10 }) bandit.Record(0, r);
+        foreach (var r in new[] { 20.0, 20, 20, 20, 20, 20, 20, 20, 20 }) bandit.Record(1, r);
+        Assert.Equal(1, bandit.Best());
+    }
+}
