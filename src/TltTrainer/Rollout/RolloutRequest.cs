@@ -41,6 +41,7 @@ public interface IHiddenStateSink
     /// Called after each target forward with the accepted positions <c>[start, start + n)</c> of a request;
     /// <paramref name="hidden"/> is <c>[n, H]</c> and valid only during the call (copy what you keep);
     /// <paramref name="tokens"/> is the sequence so far (prompt + response, including the token sampled after these positions).
+    /// The call happens inside the engine's dispose scope: a copy you keep must be detached from it (<c>DetachFromDisposeScope</c>).
     /// </summary>
     void OnHiddenStates(long requestId, int start, TorchSharp.torch.Tensor hidden, IReadOnlyList<int> tokens);
 }
