@@ -1,0 +1,165 @@
+// Gives compute that the rollout's long tail leaves idle to drafter training, and gives it back.
+//
+// Workers are the rollout's compute units (thread-budgeted workers on CPU, devices on GPU). The rollout
+// reports a worker idle when its share is done or its running batch stays small, and busy again when it
+// needs it. While the phase is Rollout and at least one worker is idle, one training lane runs bounded
+// drafter steps with the threads of all idle workers pooled (so there is always exactly one drafter,
+// never diverging copies). It keeps going until the rollout needs the workers back or the policy update
+// starts, not merely until an idle worker's bookkeeping ends. Stopping is cooperative, between steps, so
+// a reclaimed worker is back within one training step; BeginUpdate waits for the lane, so no drafter
+// training ever overlaps the policy update. Time is read from an injected TimeProvider (tests use a fake).
+namespace TltTrainer.Drafting;
+
+/// <summary>One bounded drafter-training step run on idle compute.</summary>
+public interface IIdleTrainingStep
+{
+    /// <summary>Runs one step using <paramref name="threads"/> threads; returns false when there is nothing to train on yet.</summary>
+    bool Run(int threads, CancellationToken cancellationToken);
+}
+
+/// <summary>Totals of one rollout phase.</summary>
+/// <param name="IdleWorkerSeconds">Σ over workers of time reported idle.</param>
+/// <param name="TrainingWorkerSeconds">Σ over training steps of duration × idle workers whose threads they used.</param>
+/// <param name="Steps">Training steps run.</param>
+/// <param name="MaxHandBackSeconds">Longest time from a worker being reclaimed to the step using it ending.</param>
+public sealed record IdleComputeStats(double IdleWorkerSeconds, double TrainingWorkerSeconds, int Steps, double MaxHandBackSeconds)
+{
+    /// <summary>Share of idle worker time spent training.</summary>
+    public double UsedFraction => IdleWorkerSeconds <= 0 ? 0 : Math.Min(1, TrainingWorkerSeconds / IdleWorkerSeconds);
+}
+
+/// <summary>Schedules drafter training on idle rollout workers.</summary>
+public sealed class IdleComputeScheduler : IDisposable
+{
+    private readonly IIdleTrainingStep _step;
+    private readonly TimeProvider _clock;
+    private readonly object _gate = new();
+    private readonly long?[] _idleSince;
+    private readonly Thread _lane;
+    private bool _rollout, _disposed, _training;
+    private CancellationTokenSource _stop = new();
+    private double _idleSeconds, _trainingSeconds, _maxHandBack;
+    private int _steps;
+    private readonly List<long> _reclaimedAt = new();
+
+    /// <summary>Creates a scheduler for <paramref name="workers"/> workers; the lane thread starts at once and waits.</summary>
+    public IdleComputeScheduler(int workers, IIdleTrainingStep step, TimeProvider? clock = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
+        _step = step;
+        _clock = clock ?? TimeProvider.System;
+        _idleSince = new long?[workers];
+        _lane = new Thread(Lane) { IsBackground = true, Name = "tlt-idle-drafter-training" };
+        _lane.Start();
+    }
+
+    /// <summary>Whether a training step is running now.</summary>
+    public bool IsTraining { get { lock (_gate) return _training; } }
+
+    /// <summary>Starts a rollout phase: training is allowed on idle workers. Resets the phase totals.</summary>
+    public void BeginRollout()
+    {
+        lock (_gate)
+        {
+            _rollout = true;
+            _idleSeconds = _trainingSeconds = _maxHandBack = 0;
+            _steps = 0;
+            _stop = new CancellationTokenSource();
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>Worker <paramref name="worker"/> has nothing to do (its share finished, or its batch stays small).</summary>
+    public void ReportIdle(int worker)
+    {
+        lock (_gate)
+        {
+            _idleSince[worker] ??= _clock.GetTimestamp();
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>The rollout needs <paramref name="worker"/> again; training stops using it after the current step.</summary>
+    public void ReportBusy(int worker)
+    {
+        lock (_gate)
+        {
+            ReportBusyLocked(worker);
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>Ends the rollout phase before the policy update: stops training and waits until the running step has ended.</summary>
+    /// <returns>The phase's totals.</returns>
+    public IdleComputeStats BeginUpdate()
+    {
+        lock (_gate)
+        {
+            _rollout = false;
+            _stop.Cancel();
+            for (int w = 0; w < _idleSince.Length; w++) ReportBusyLocked(w);
+            while (_training) Monitor.Wait(_gate);
+            return new IdleComputeStats(_idleSeconds, _trainingSeconds, _steps, _maxHandBack);
+        }
+    }
+
+    private void ReportBusyLocked(int worker)
+    {
+        if (_idleSince[worker] is not { } since) return;
+        long now = _clock.GetTimestamp();
+        _idleSeconds += _clock.GetElapsedTime(since, now).TotalSeconds;
+        _idleSince[worker] = null;
+        if (_training) _reclaimedAt.Add(now);
+    }
+
+    private int IdleCount() => _idleSince.Count(s => s is not null);
+
+    private void Lane()
+    {
+        while (true)
+        {
+            int threads;
+            CancellationToken token;
+            lock (_gate)
+            {
+                while (!_disposed && !(_rollout && IdleCount() > 0)) Monitor.Wait(_gate);
+                if (_disposed) return;
+                threads = IdleCount();
+                token = _stop.Token;
+                _training = true;
+            }
+            long start = _clock.GetTimestamp();
+            bool trained = false;
+            try { trained = !token.IsCancellationRequested && _step.Run(threads, token); }
+            catch (OperationCanceledException) when (token.IsCancellationRequested) { }
+            lock (_gate)
+            {
+                long end = _clock.GetTimestamp();
+                if (trained)
+                {
+                    _trainingSeconds += _clock.GetElapsedTime(start, end).TotalSeconds * threads;
+                    _steps++;
+                }
+                foreach (var at in _reclaimedAt) _maxHandBack = Math.Max(_maxHandBack, _clock.GetElapsedTime(at, end).TotalSeconds);
+                _reclaimedAt.Clear();
+                _training = false;
+                Monitor.PulseAll(_gate);
+                // Nothing to train on yet: wait for a state change (or a short real-time poll) instead of spinning.
+                if (!trained && !_disposed) Monitor.Wait(_gate, 5);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            _stop.Cancel();
+            Monitor.PulseAll(_gate);
+        }
+        _lane.Join();
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,111 @@
+using TltTrainer.Drafting;
+
+namespace TltTrainer.Tests.Drafting;
+
+public sealed class IdleComputeSchedulerTests
+{
+    /// <summary>A clock the test (and the fake training step) moves by hand.</summary>
+    private sealed class FakeClock : TimeProvider
+    {
+        private long _ticks;
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+    }
+
+    /// <summary>A training step that takes 50 ms of fake time and records what it saw.</summary>
+    private sealed class FakeStep(FakeClock clock, Func<bool>? inUpdate = null) : IIdleTrainingStep
+    {
+        public int Runs;
+        public readonly List<int> Threads = new();
+        public volatile bool Violated;
+        public ManualResetEventSlim? Gate;           // when set, each step waits on it (a long step)
+        public bool ObserveCancellation = true;      // false: a step that runs to its end regardless
+        public bool Run(int threads, CancellationToken cancellationToken)
+        {
+            if (inUpdate?.Invoke() == true) Violated = true;
+            lock (Threads) Threads.Add(threads);
+            if (ObserveCancellation) Gate?.Wait(cancellationToken);
+            else Gate?.Wait();
+            clock.Advance(TimeSpan.FromMilliseconds(50));
+            Interlocked.Increment(ref Runs);
+            return true;
+        }
+    }
+
+    private static void WaitFor(Func<bool> condition) => Assert.True(SpinWait.SpinUntil(condition, TimeSpan.FromSeconds(10)), "condition not reached");
+
+    [Fact]
+    public void Training_RunsOnlyWhileSomeWorkerIsIdle_WithTheirPooledThreads()
+    {
+        var clock = new FakeClock();
+        var step = new FakeStep(clock);
+        using var scheduler = new IdleComputeScheduler(2, step, clock);
+        scheduler.BeginRollout();
+        Assert.False(SpinWait.SpinUntil(() => step.Runs > 0, TimeSpan.FromMilliseconds(100)), "trained with no idle worker");
+        scheduler.ReportIdle(0);
+        WaitFor(() => step.Runs >= 3);
+        scheduler.ReportIdle(1);
+        WaitFor(() => { lock (step.Threads) return step.Threads.Contains(2); });
+        scheduler.ReportBusy(0);
+        scheduler.ReportBusy(1);
+        WaitFor(() => !scheduler.IsTraining);
+        int runs = step.Runs;
+        Assert.False(SpinWait.SpinUntil(() => step.Runs > runs + 1, TimeSpan.FromMilliseconds(100)), "trained after every worker was reclaimed");
+        var stats = scheduler.BeginUpdate();
+        Assert.True(stats.Steps >= 3);
+        Assert.True(stats.UsedFraction > 0.5, $"used fraction {stats.UsedFraction:F2}");
+    }
+
+    [Fact]
+    public void BeginUpdate_WaitsForTheRunningStep_AndNoStepRunsDuringTheUpdate()
+    {
+        var clock = new FakeClock();
+        bool updating = false;
+        var step = new FakeStep(clock, () => Volatile.Read(ref updating)) { Gate = new ManualResetEventSlim(false), ObserveCancellation = false };
+        using var scheduler = new IdleComputeScheduler(2, step, clock);
+        scheduler.BeginRollout();
+        scheduler.ReportIdle(1);
+        WaitFor(() => scheduler.IsTraining);
+        var update = new Thread(() => { scheduler.BeginUpdate(); Volatile.Write(ref updating, true); });
+        update.Start();
+        Assert.False(update.Join(100), "BeginUpdate returned while a step was running");
+        step.Gate.Set();                                      // the step ends (or sees the cancellation)
+        Assert.True(update.Join(TimeSpan.FromSeconds(10)));
+        Assert.False(scheduler.IsTraining);
+        scheduler.ReportIdle(0);                              // idle during the update: must not train
+        Assert.False(SpinWait.SpinUntil(() => step.Violated || scheduler.IsTraining, TimeSpan.FromMilliseconds(150)));
+        Assert.False(step.Violated);
+    }
+
+    [Fact]
+    public void ReportBusy_DuringAStep_IsHandedBackWithinOneStep()
+    {
+        var clock = new FakeClock();
+        var step = new FakeStep(clock) { Gate = new ManualResetEventSlim(false) };
+        using var scheduler = new IdleComputeScheduler(2, step, clock);
+        scheduler.BeginRollout();
+        scheduler.ReportIdle(0);
+        WaitFor(() => scheduler.IsTraining);
+        scheduler.ReportBusy(0);                               // rollout needs worker 0 mid-step
+        step.Gate.Set();
+        WaitFor(() => !scheduler.IsTraining);
+        int runs = step.Runs;
+        Assert.False(SpinWait.SpinUntil(() => step.Runs > runs, TimeSpan.FromMilliseconds(100)));
+        var stats = scheduler.BeginUpdate();
+        Assert.True(stats.MaxHandBackSeconds <= 0.05 + 1e-9, $"hand-back {stats.MaxHandBackSeconds:F3}s > one step (0.05s)");
+    }
+
+    [Fact]
+    public void Dispose_WhileTraining_StopsCleanly()
+    {
+        var clock = new FakeClock();
+        var step = new FakeStep(clock) { Gate = new ManualResetEventSlim(false) };
+        var scheduler = new IdleComputeScheduler(1, step, clock);
+        scheduler.BeginRollout();
+        scheduler.ReportIdle(0);
+        WaitFor(() => scheduler.IsTraining);
+        scheduler.Dispose();                                   // cancels the step's token; the lane exits
+        Assert.False(scheduler.IsTraining);
+    }
+}
