@@ -12,24 +12,51 @@ internal sealed class DecodeBatch
 {
     private readonly CausalLM _target;
     private readonly KvCache _cache;
-    private readonly IDrafter? _drafter;
+    private readonly IReadOnlyList<IDrafter> _drafters;
+    private readonly HashSet<IDrafter> _failed = new();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private readonly IHiddenStateSink? _sink;
     private readonly int _capacity;
     private readonly RolloutMetrics _metrics;
     private readonly List<RunningSequence> _rows = new();
     private readonly Dictionary<long, List<List<int>>> _groups = new();
 
-    public DecodeBatch(CausalLM target, KvCache cache, IDrafter? drafter, IHiddenStateSink? sink, int capacity, RolloutMetrics metrics)
+    public DecodeBatch(CausalLM target, KvCache cache, IReadOnlyList<IDrafter> drafters, IHiddenStateSink? sink, int capacity,
+        RolloutMetrics metrics, Microsoft.Extensions.Logging.ILogger logger)
     {
         _target = target;
         _cache = cache;
-        _drafter = drafter;
+        _drafters = drafters;
+        _logger = logger;
         _sink = sink;
         _capacity = capacity;
         _metrics = metrics;
+        foreach (var d in drafters) Guard(d, "Begin", () => d.Begin(cache.Rows, capacity));
     }
 
     public int Count => _rows.Count;
+
+    /// <summary>Whether <paramref name="drafter"/> still works in this rollout (a drafter that threw is dropped).</summary>
+    public bool IsUsable(IDrafter drafter) => !_failed.Contains(drafter);
+
+    /// <summary>Runs a drafter call; a drafter that throws is reported and dropped for the rest of the rollout.</summary>
+    private bool Guard(IDrafter drafter, string what, Action call)
+    {
+        if (_failed.Contains(drafter)) return false;
+        try { call(); return true; }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _failed.Add(drafter);
+            _metrics.DrafterFailures.Add($"{drafter.Name}.{what}: {e.GetType().Name}: {e.Message}");
+            RolloutLog.DrafterFailed(_logger, drafter.Name, what, e);
+            return false;
+        }
+    }
+
+    private void ForEachDrafter(string what, Action<IDrafter> call)
+    {
+        foreach (var d in _drafters) Guard(d, what, () => call(d));
+    }
 
     /// <summary>Prefills the newcomers' prompts in one right-padded forward and samples their first tokens.</summary>
     public void Admit(IReadOnlyList<RunningSequence> newcomers)
@@ -44,7 +71,7 @@ internal sealed class DecodeBatch
         {
             _cache.SetLength(start + i, 0);
             _rows.Add(newcomers[i]);
-            _drafter?.ResetRow(start + i);
+            ForEachDrafter("ResetRow", d => d.ResetRow(start + i));
             var group = newcomers[i].Request.GroupId;
             if (!_groups.TryGetValue(group, out var list)) _groups[group] = list = new List<List<int>>();
             list.Add(newcomers[i].Tokens);
@@ -59,7 +86,7 @@ internal sealed class DecodeBatch
             var seq = newcomers[i];
             _cache.SetLength(start + i, seq.PromptLength);
             var rowHidden = hidden.narrow(0, i * longest, seq.PromptLength);
-            _drafter?.Observe(start + i, 0, rowHidden);
+            ForEachDrafter("Observe", d => d.Observe(start + i, 0, rowHidden));
             var dist = TokenDistribution.FromLogits(logits.AsSpan(i * vocab, vocab), seq.Sampling);
             int token = dist.Sample(seq.Rng);
             seq.Append(token, dist.LogProb(token), _capacity);
@@ -88,7 +115,7 @@ internal sealed class DecodeBatch
             seq.Append(token, dist.LogProb(token), _capacity);
             seq.VerifyRounds++;
             var rowHidden = hidden.narrow(0, r, 1);
-            _drafter?.Observe(r, position, rowHidden);
+            ForEachDrafter("Observe", d => d.Observe(r, position, rowHidden));
             _sink?.OnHiddenStates(seq.Request.Id, position, rowHidden, seq.Tokens);
         }
         _metrics.GeneratedTokens += b;
@@ -97,12 +124,13 @@ internal sealed class DecodeBatch
     }
 
     /// <summary>One speculation round: draft, verify every row's tree in one target forward, accept, roll back.</summary>
-    public void SpeculativeStep(SpecStrategy strategy)
+    public void SpeculativeStep(IDrafter drafter, SpecStrategy strategy)
     {
         var draftClock = Stopwatch.StartNew();
-        var trees = Draft(strategy);
+        IReadOnlyList<DraftTree>? trees = null;
+        Guard(drafter, "Propose", () => trees = Draft(drafter, strategy));
         _metrics.DraftSeconds += draftClock.Elapsed.TotalSeconds;
-        if (trees.All(t => t.Count == 0)) { PlainStep(); return; }
+        if (trees is null || trees.All(t => t.Count == 0)) { PlainStep(); return; }
 
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
@@ -151,7 +179,7 @@ internal sealed class DecodeBatch
             var kept = slots.Take(emitted).ToArray();
             _cache.Compact(r, length, kept.Select(c => length + c).ToArray());
             var keptHidden = hidden.index_select(0, tensor(kept.Select(c => (long)(r * width + c)).ToArray(), device: _target.Device));
-            _drafter?.Observe(r, length, keptHidden);
+            ForEachDrafter("Observe", d => d.Observe(r, length, keptHidden));
             _sink?.OnHiddenStates(seq.Request.Id, length, keptHidden, seq.Tokens);
         }
         _metrics.DecodeSteps++;
@@ -171,7 +199,7 @@ internal sealed class DecodeBatch
             if (r != last)
             {
                 _cache.MoveRow(last, r);
-                _drafter?.MoveRow(last, r);
+                ForEachDrafter("MoveRow", d => d.MoveRow(last, r));
                 _rows[r] = _rows[last];
             }
             _rows.RemoveAt(last);
@@ -179,7 +207,7 @@ internal sealed class DecodeBatch
         return done;
     }
 
-    private IReadOnlyList<DraftTree> Draft(SpecStrategy strategy)
+    private IReadOnlyList<DraftTree> Draft(IDrafter drafter, SpecStrategy strategy)
     {
         var context = new DraftContext
         {
@@ -192,8 +220,8 @@ internal sealed class DecodeBatch
             Strategy = strategy,
             MaxDraft = _rows.Select(s => Math.Min(s.Sampling.MaxNewTokens - s.Generated - 1, _capacity - s.Tokens.Count)).ToList(),
         };
-        var trees = _drafter!.Propose(context);
-        if (trees.Count != _rows.Count) throw new InvalidOperationException($"drafter '{_drafter.Name}' returned {trees.Count} drafts for {_rows.Count} rows.");
+        var trees = drafter.Propose(context);
+        if (trees.Count != _rows.Count) throw new InvalidOperationException($"drafter '{drafter.Name}' returned {trees.Count} drafts for {_rows.Count} rows.");
         // A draft that would overflow the row's cache is dropped (plain decoding for that row this round).
         return trees.Select((t, r) => _rows[r].Tokens.Count + t.Count <= _capacity ? t : DraftTree.Empty).ToList();
     }

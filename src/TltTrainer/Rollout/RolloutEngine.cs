@@ -19,12 +19,14 @@ public sealed class RolloutEngine
 {
     private readonly CausalLM _target;
     private readonly RolloutEngineOptions _options;
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
 
     /// <summary>Creates an engine over <paramref name="target"/>; the engine does not own the model.</summary>
     public RolloutEngine(CausalLM target, RolloutEngineOptions? options = null)
     {
         _target = target;
         _options = (options ?? new RolloutEngineOptions()).Validate();
+        _logger = _options.Logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     }
 
     /// <summary>The engine's settings.</summary>
@@ -46,9 +48,11 @@ public sealed class RolloutEngine
         int rows = Math.Min(_options.MaxRunningBatch, requests.Count);
         using var noGrad = no_grad();
         using var cache = new KvCache(_target.Config, rows, capacity, _target.DType, _target.Device);
-        var drafter = _options.Drafter;
-        drafter?.Begin(rows, capacity);
-        var batch = new DecodeBatch(_target, cache, drafter, _options.HiddenStateSink, capacity, metrics);
+        var adaptive = _options.Adaptive;
+        var drafters = (adaptive?.Options.Arms.Select(a => a.Drafter) ?? new[] { _options.Drafter })
+            .OfType<IDrafter>().Distinct().ToList();
+        var batch = new DecodeBatch(_target, cache, drafters, _options.HiddenStateSink, capacity, metrics, _logger);
+        adaptive?.ResetStreak();
         int next = 0, finished = 0;
         while (finished < requests.Count)
         {
@@ -61,9 +65,7 @@ public sealed class RolloutEngine
             }
             else
             {
-                bool speculate = drafter is not null && batch.Count <= _options.SpeculateAtOrBelowBatch;
-                if (speculate) batch.SpeculativeStep(_options.Strategy);
-                else batch.PlainStep();
+                Step(batch, adaptive, metrics);
             }
             foreach (var done in batch.Retire())
             {
@@ -74,6 +76,28 @@ public sealed class RolloutEngine
         }
         metrics.TotalSeconds = total.Elapsed.TotalSeconds;
         return new RolloutResult(results, metrics);
+    }
+
+    /// <summary>One decode step: plain, fixed speculation, or the adaptive policy's choice (whose throughput it then records).</summary>
+    private void Step(DecodeBatch batch, AdaptiveSpeculation? adaptive, RolloutMetrics metrics)
+    {
+        int running = batch.Count;
+        if (adaptive is null)
+        {
+            var drafter = _options.Drafter;
+            if (drafter is not null && batch.IsUsable(drafter) && running <= _options.SpeculateAtOrBelowBatch) batch.SpeculativeStep(drafter, _options.Strategy);
+            else batch.PlainStep();
+            return;
+        }
+        var (arm, fromBandit) = adaptive.Choose(running);
+        if (arm.Drafter is not null && !batch.IsUsable(arm.Drafter)) (arm, fromBandit) = (SpeculationArm.None, false);
+        long before = metrics.GeneratedTokens;
+        var clock = Stopwatch.StartNew();
+        if (arm.Drafter is null) batch.PlainStep();
+        else batch.SpeculativeStep(arm.Drafter, arm.Strategy!);
+        if (fromBandit) adaptive.Record(running, arm, (metrics.GeneratedTokens - before) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
+        var key = $"{adaptive.BucketName(running)}:{arm.Name}";
+        metrics.ArmChoices[key] = metrics.ArmChoices.GetValueOrDefault(key) + 1;
     }
 
     private void ValidateRequest(RolloutRequest request, int capacity)

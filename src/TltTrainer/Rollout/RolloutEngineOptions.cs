@@ -20,6 +20,15 @@ public sealed record RolloutEngineOptions
     /// <summary>Speculate only while the running batch is at most this size (speculation pays in the small-batch tail). Default unlimited.</summary>
     public int SpeculateAtOrBelowBatch { get; init; } = int.MaxValue;
 
+    /// <summary>
+    /// Adaptive speculation (speculate only in the small-batch tail, arm chosen per batch bucket by a bandit), or null for the
+    /// fixed policy of <see cref="Drafter"/>/<see cref="Strategy"/>. The object keeps its bandits across calls.
+    /// </summary>
+    public AdaptiveSpeculation? Adaptive { get; init; }
+
+    /// <summary>Logger for warnings (e.g. a drafter that failed and was dropped). Default none.</summary>
+    public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
+
     /// <summary>Receives the target's hidden states of generated tokens, or null.</summary>
     public IHiddenStateSink? HiddenStateSink { get; init; }
 

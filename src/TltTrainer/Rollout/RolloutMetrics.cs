@@ -39,6 +39,12 @@ public sealed class RolloutMetrics
     /// <summary>Wall-clock seconds of the whole call.</summary>
     public double TotalSeconds { get; set; }
 
+    /// <summary>Adaptive policy: steps per "bucket:arm".</summary>
+    public Dictionary<string, long> ArmChoices { get; } = new();
+
+    /// <summary>Drafters that threw and were dropped (the rollout went on with plain decoding): "name.call: error".</summary>
+    public List<string> DrafterFailures { get; } = new();
+
     /// <summary>Generated tokens per wall-clock second.</summary>
     public double TokensPerSecond => TotalSeconds <= 0 ? 0 : GeneratedTokens / TotalSeconds;
 }

@@ -1,0 +1,111 @@
+// When to speculate and with what. Speculation pays when the running batch is small (the long tail):
+// it turns on only after the running batch has stayed at or below a threshold for a few consecutive
+// steps, and then an ε-greedy bandit per running-batch bucket picks the arm (drafter + draft shape, or
+// no speculation) with the best median measured throughput (tokens emitted per second of a step).
+// Bandits live as long as the policy object, so what is learned carries over across RL steps.
+namespace TltTrainer.Speculative;
+
+/// <summary>A choice the adaptive engine can make for a decode step.</summary>
+/// <param name="Name">Label for metrics (e.g. <c>eagle/tree-d6k4b32</c>, <c>none</c>).</param>
+/// <param name="Drafter">The drafter, or null for plain decoding.</param>
+/// <param name="Strategy">The draft shape (ignored when <paramref name="Drafter"/> is null).</param>
+public sealed record SpeculationArm(string Name, IDrafter? Drafter, SpecStrategy? Strategy)
+{
+    /// <summary>Plain decoding.</summary>
+    public static SpeculationArm None { get; } = new("none", null, null);
+
+    /// <summary>An arm named after its drafter and shape.</summary>
+    public static SpeculationArm Of(IDrafter drafter, SpecStrategy strategy) => new($"{drafter.Name}/{strategy}", drafter, strategy);
+}
+
+/// <summary>Settings of adaptive speculation.</summary>
+public sealed record AdaptiveSpeculationOptions
+{
+    /// <summary>Arms to choose among; include <see cref="SpeculationArm.None"/> so the engine can decline to speculate.</summary>
+    public required IReadOnlyList<SpeculationArm> Arms { get; init; }
+
+    /// <summary>Speculate only when the running batch is at most this. Default 32.</summary>
+    public int BatchThreshold { get; init; } = 32;
+
+    /// <summary>Consecutive steps at or below the threshold before speculating. Default 10.</summary>
+    public int Patience { get; init; } = 10;
+
+    /// <summary>Bandit exploration probability. Default 0.1.</summary>
+    public double Epsilon { get; init; } = 0.1;
+
+    /// <summary>Bandit window per arm. Default 300.</summary>
+    public int Window { get; init; } = 300;
+
+    /// <summary>Seed of the bandits' exploration. Default 0.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Upper bounds (inclusive) of the running-batch buckets, ascending; larger batches share the last bucket.</summary>
+    public IReadOnlyList<int> BucketBounds { get; init; } = new[] { 1, 4, 8, 16, 32 };
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the field when invalid.</summary>
+    public AdaptiveSpeculationOptions Validate()
+    {
+        if (Arms.Count == 0) throw new ArgumentException("Arms must not be empty.");
+        if (Arms.Select(a => a.Name).Distinct().Count() != Arms.Count) throw new ArgumentException("Arm names must be distinct.");
+        foreach (var a in Arms) if (a.Drafter is not null && a.Strategy is null) throw new ArgumentException($"arm '{a.Name}' has a drafter but no strategy.");
+        if (BatchThreshold < 1) throw new ArgumentException($"BatchThreshold = {BatchThreshold} must be ≥ 1.");
+        if (Patience < 0) throw new ArgumentException($"Patience = {Patience} must be ≥ 0.");
+        if (BucketBounds.Count == 0 || BucketBounds.Zip(BucketBounds.Skip(1)).Any(p => p.First >= p.Second))
+            throw new ArgumentException("BucketBounds must be a non-empty ascending list.");
+        return this;
+    }
+}
+
+/// <summary>The adaptive policy's state: the small-batch streak and one bandit per bucket.</summary>
+public sealed class AdaptiveSpeculation
+{
+    private readonly AdaptiveSpeculationOptions _options;
+    private readonly StrategyBandit<SpeculationArm>[] _bandits;
+    private int _streak;
+
+    /// <summary>Creates the policy.</summary>
+    public AdaptiveSpeculation(AdaptiveSpeculationOptions options)
+    {
+        _options = options.Validate();
+        _bandits = Enumerable.Range(0, options.BucketBounds.Count + 1)
+            .Select(i => new StrategyBandit<SpeculationArm>(options.Arms, options.Epsilon, options.Window, options.Seed + i)).ToArray();
+    }
+
+    /// <summary>The settings.</summary>
+    public AdaptiveSpeculationOptions Options => _options;
+
+    /// <summary>Bucket label of a running batch size, e.g. <c>2-4</c>.</summary>
+    public string BucketName(int runningBatch)
+    {
+        int b = Bucket(runningBatch);
+        int lo = b == 0 ? 1 : _options.BucketBounds[b - 1] + 1;
+        return b < _options.BucketBounds.Count ? (lo == _options.BucketBounds[b] ? $"{lo}" : $"{lo}-{_options.BucketBounds[b]}") : $"{lo}+";
+    }
+
+    /// <summary>Picks the arm for the next step (plain decoding until the small-batch streak is long enough).</summary>
+    /// <returns>The arm and whether the bandit chose it (then report its throughput with <see cref="Record"/>).</returns>
+    public (SpeculationArm Arm, bool FromBandit) Choose(int runningBatch)
+    {
+        _streak = runningBatch <= _options.BatchThreshold ? _streak + 1 : 0;
+        if (_streak <= _options.Patience) return (SpeculationArm.None, false);
+        return (_bandits[Bucket(runningBatch)].Choose(), true);
+    }
+
+    /// <summary>Records the measured throughput (tokens per second) of a step the bandit chose.</summary>
+    public void Record(int runningBatch, SpeculationArm arm, double tokensPerSecond) => _bandits[Bucket(runningBatch)].Record(arm, tokensPerSecond);
+
+    /// <summary>Choices per bucket and arm so far.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Choices() =>
+        Enumerable.Range(0, _bandits.Length).ToDictionary(
+            b => b == 0 ? BucketName(1) : BucketName(_options.BucketBounds[b - 1] + 1),
+            b => (IReadOnlyDictionary<string, long>)_bandits[b].Choices.ToDictionary(kv => kv.Key.Name, kv => kv.Value));
+
+    /// <summary>Resets the small-batch streak (at the start of a rollout).</summary>
+    public void ResetStreak() => _streak = 0;
+
+    private int Bucket(int runningBatch)
+    {
+        for (int i = 0; i < _options.BucketBounds.Count; i++) if (runningBatch <= _options.BucketBounds[i]) return i;
+        return _options.BucketBounds.Count;
+    }
+}
