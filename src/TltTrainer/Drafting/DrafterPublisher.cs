@@ -56,7 +56,7 @@ public readonly struct DrafterLease : IDisposable
 }
 
 /// <summary>Publishes drafter weights as versioned snapshots; thread-safe.</summary>
-public sealed class DrafterPublisher : IDisposable
+public sealed class DrafterPublisher : IDrafterWeightsSource, IDisposable
 {
     private DrafterSnapshot? _current;
     private readonly object _gate = new();

@@ -19,9 +19,15 @@ public sealed class EagleDrafter : IDrafter
     private int[] _observed = Array.Empty<int>();
     private int[] _consumed = Array.Empty<int>();
 
+    private readonly IDrafterWeightsSource? _weights;
+
     /// <summary>Creates the runtime for <paramref name="model"/> drafting for <paramref name="target"/> (whose embedding and head it uses).</summary>
-    public EagleDrafter(CausalLM target, EagleDraftModel model)
+    /// <param name="target">The target model.</param>
+    /// <param name="model">The serving drafter network (owned by the caller).</param>
+    /// <param name="weights">Optional source of newer weights, copied into <paramref name="model"/> between speculation rounds.</param>
+    public EagleDrafter(CausalLM target, EagleDraftModel model, IDrafterWeightsSource? weights = null)
     {
+        _weights = weights;
         if (model.Config.HiddenSize != target.Config.HiddenSize)
             throw new ArgumentException($"drafter width {model.Config.HiddenSize} does not match the target's {target.Config.HiddenSize}.", nameof(model));
         _target = target;
@@ -33,6 +39,9 @@ public sealed class EagleDrafter : IDrafter
 
     /// <inheritdoc />
     public string Name => "eagle";
+
+    /// <summary>Version of the weights in <see cref="Model"/> (0 = as constructed).</summary>
+    public long ServingVersion { get; private set; }
 
     /// <inheritdoc />
     public void Begin(int rows, int maxLength)
@@ -81,6 +90,8 @@ public sealed class EagleDrafter : IDrafter
     /// <inheritdoc />
     public IReadOnlyList<DraftTree> Propose(DraftContext context)
     {
+        // New weights are taken here, between rounds, never inside one.
+        if (_weights is not null) ServingVersion = _weights.Refresh(Model, ServingVersion);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var root = CatchUp(context);                                    // [B, H] predicted h at the pending token
