@@ -26,7 +26,11 @@ public sealed class TokenDistribution
     public static TokenDistribution FromLogits(ReadOnlySpan<float> logits, SamplingOptions options)
     {
         int v = logits.Length, argmax = 0;
-        for (int i = 1; i < v; i++) if (logits[i] > logits[argmax]) argmax = i;
+        for (int i = 0; i < v; i++)
+        {
+            if (!float.IsFinite(logits[i])) throw new InvalidOperationException($"the model produced a non-finite logit ({logits[i]}) for token {i}; its weights may have diverged.");
+            if (logits[i] > logits[argmax]) argmax = i;
+        }
         double temperature = options.IsGreedy ? 1.0 : options.Temperature;
         var z = new double[v];
         for (int i = 0; i < v; i++) z[i] = logits[i] / temperature;

@@ -73,6 +73,13 @@ public sealed class PromptSampler
     /// <summary>Current position.</summary>
     public SamplerState State { get; private set; }
 
+    /// <summary>Moves the sampler to a saved position (resume).</summary>
+    public void Restore(SamplerState state)
+    {
+        State = state;
+        _order = Order(state.Epoch);
+    }
+
     /// <summary>The next <paramref name="count"/> prompts.</summary>
     public IReadOnlyList<PromptExample> Next(int count)
     {

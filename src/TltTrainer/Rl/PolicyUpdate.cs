@@ -1,0 +1,121 @@
+// The update phase of an RL step: recompute old (and reference) log-probs with the trainer's own forward,
+// then PPO epochs over shuffled mini-batches, each a sum of micro-batch losses aggregated with the
+// mini-batch's denominators (so accumulation equals one big batch), one clipped AdamW step per mini-batch.
+using TltTrainer.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TltTrainer.Rl;
+
+/// <summary>Results of one update phase.</summary>
+internal sealed record UpdateStats(double Loss, double? Kl, double ClipFraction, double Entropy, double GradNorm, double LearningRate, int SkippedSteps);
+
+internal sealed class PolicyUpdate
+{
+    private readonly CausalLM _policy;
+    private readonly CausalLM? _reference;
+    private readonly OptimizerHelper _optimizer;
+    private readonly RlTrainerOptions _options;
+
+    public PolicyUpdate(CausalLM policy, CausalLM? reference, OptimizerHelper optimizer, RlTrainerOptions options)
+    {
+        _policy = policy;
+        _reference = reference;
+        _optimizer = optimizer;
+        _options = options;
+    }
+
+    public int OptimizerSteps { get; set; }
+
+    /// <summary>Log-probs <c>[N, R]</c> of every sequence under <paramref name="model"/>, computed in micro-batches without grad (rows padded to the batch's R).</summary>
+    public Tensor ScoreAll(CausalLM model, RlBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        int width = batch.Responses.Max(r => r.Length);
+        var parts = new List<Tensor>();
+        for (int start = 0; start < batch.Count; start += _options.MicroBatchSize)
+        {
+            var idx = Enumerable.Range(start, Math.Min(_options.MicroBatchSize, batch.Count - start));
+            using var scored = PolicyScorer.Score(model, batch.Pairs(idx), _options.Sampling.Temperature);
+            parts.Add(nn.functional.pad(scored.LogProbs, new long[] { 0, width - scored.LogProbs.shape[1] }));
+        }
+        return cat(parts, 0).MoveToOuterDisposeScope();
+    }
+
+    public UpdateStats Run(RlBatch batch, Tensor oldLogProbs, Tensor? refLogProbs, int rlStep)
+    {
+        double lossSum = 0, klSum = 0, clipped = 0, tokens = 0, entropySum = 0, gradSum = 0, lr = 0;
+        int steps = 0, skipped = 0;
+        var rng = new Random(HashCode.Combine(_options.Seed, rlStep));
+        for (int epoch = 0; epoch < _options.PpoEpochs; epoch++)
+        {
+            var order = Enumerable.Range(0, batch.Count).OrderBy(_ => rng.Next()).ToArray();
+            int perMini = (int)Math.Ceiling(order.Length / (double)_options.MiniBatchesPerEpoch);
+            for (int m = 0; m * perMini < order.Length; m++)
+            {
+                var mini = order.Skip(m * perMini).Take(perMini).ToArray();
+                lr = SetLearningRate();
+                _optimizer.zero_grad();
+                double miniTokens = mini.Sum(i => batch.Responses[i].Length), miniLoss = 0, miniKl = 0;
+                double normalizer = _options.ConstantNormalizer ?? _options.Sampling.MaxNewTokens;
+                for (int start = 0; start < mini.Length; start += _options.MicroBatchSize)
+                {
+                    using var scope = NewDisposeScope();
+                    var micro = mini.Skip(start).Take(_options.MicroBatchSize).ToArray();
+                    using var scored = PolicyScorer.Score(_policy, batch.Pairs(micro), _options.Sampling.Temperature, withEntropy: true);
+                    long width = scored.LogProbs.shape[1];
+                    var index = tensor(micro.Select(i => (long)i).ToArray());
+                    var old = oldLogProbs.index_select(0, index).narrow(1, 0, width);
+                    var adv = tensor(micro.Select(i => (float)batch.Advantages[i]).ToArray());
+                    var policyLoss = _options.Objective.Compute(scored.LogProbs, old, adv, scored.Mask);
+                    var loss = LossAggregator.Aggregate(policyLoss.PerToken, scored.Mask, _options.Aggregation, miniTokens, mini.Length, normalizer);
+                    if (refLogProbs is not null && _options.KlCoefficient > 0)
+                    {
+                        var kl = KlEstimates.PerToken(scored.LogProbs, refLogProbs.index_select(0, index).narrow(1, 0, width), _options.KlEstimator);
+                        var klLoss = LossAggregator.Aggregate(kl, scored.Mask, LossAggregation.TokenMean, miniTokens, mini.Length, normalizer);
+                        miniKl += klLoss.item<float>();
+                        loss = loss + klLoss * _options.KlCoefficient;
+                    }
+                    loss.backward();
+                    miniLoss += loss.item<float>();
+                    clipped += policyLoss.ClippedLow + policyLoss.ClippedHigh + policyLoss.DualClipped;
+                    tokens += policyLoss.Tokens;
+                    entropySum += (scored.Entropy! * scored.Mask).sum().item<float>();
+                }
+                double gradNorm = nn.utils.clip_grad_norm_(_policy.parameters(), _options.ClipGradNorm);
+                if (!double.IsFinite(miniLoss) || !double.IsFinite(gradNorm))
+                {
+                    if (_options.NonFinite == NonFiniteLossPolicy.Stop)
+                        throw new InvalidOperationException($"RL step {rlStep}: non-finite loss ({miniLoss}) or gradient norm ({gradNorm}) in epoch {epoch}, mini-batch {m}.");
+                    _optimizer.zero_grad();
+                    skipped++;
+                    continue;
+                }
+                _optimizer.step();
+                OptimizerSteps++;
+                lossSum += miniLoss;
+                klSum += miniKl;
+                gradSum += gradNorm;
+                steps++;
+            }
+        }
+        return new UpdateStats(steps == 0 ? double.NaN : lossSum / steps, refLogProbs is null ? null : klSum / Math.Max(steps, 1),
+            tokens == 0 ? 0 : clipped / tokens, tokens == 0 ? 0 : entropySum / tokens, steps == 0 ? double.NaN : gradSum / steps, lr, skipped);
+    }
+
+    private double SetLearningRate()
+    {
+        int s = OptimizerSteps;
+        double factor = _options.WarmupSteps > 0 && s < _options.WarmupSteps ? (s + 1.0) / _options.WarmupSteps : 1.0;
+        if (_options.Schedule == LearningRateSchedule.Cosine && s >= _options.WarmupSteps)
+        {
+            double progress = Math.Min(1.0, (s - _options.WarmupSteps) / (double)Math.Max(1, _options.TotalSteps - _options.WarmupSteps));
+            factor = _options.MinLearningRateFraction + (1 - _options.MinLearningRateFraction) * 0.5 * (1 + Math.Cos(Math.PI * progress));
+        }
+        double lr = _options.LearningRate * factor;
+        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
+        return lr;
+    }
+}

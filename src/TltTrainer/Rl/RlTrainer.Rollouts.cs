@@ -1,0 +1,141 @@
+// The rollout half of an RL step: sample prompts, generate G responses each, score them, drop groups
+// without signal (dynamic sampling) and refill, compute advantages.
+using System.Diagnostics;
+using TltTrainer.Rollout;
+using TltTrainer.Telemetry;
+
+namespace TltTrainer.Rl;
+
+public sealed partial class RlTrainer
+{
+    /// <summary>The step's data plus what the metrics need.</summary>
+    private sealed record CollectedBatch(RlBatch Batch, IReadOnlyList<float[]> RolloutLogProbs, int GroupsDropped);
+
+    private sealed record RolloutTotals(double RolloutSeconds, double RewardSeconds, RolloutMetrics Last, long Tokens, double AcceptSum, int AcceptCount);
+
+    private (CollectedBatch Batch, RolloutTotals Totals, IReadOnlyList<(string Response, string? Answer)> Texts) CollectRollouts(
+        CancellationToken cancellationToken, IProgress<RlProgress>? progress)
+    {
+        var prompts = new List<int[]>();
+        var responses = new List<int[]>();
+        var rewards = new List<double>();
+        var groups = new List<long>();
+        var logProbs = new List<float[]>();
+        var texts = new List<(string, string?)>();
+        double rolloutSeconds = 0, rewardSeconds = 0, acceptSum = 0;
+        long tokens = 0;
+        int dropped = 0, acceptCount = 0, keptGroups = 0;
+        RolloutMetrics? last = null;
+        int maxPrompt = (_engine.Options.MaxSequenceLength > 0 ? _engine.Options.MaxSequenceLength : _policy.Config.MaxPositions) - _options.Sampling.MaxNewTokens;
+        for (int round = 0; round <= (_options.DynamicSampling ? _options.MaxRefillRounds : 0) && keptGroups < _options.PromptsPerStep; round++)
+        {
+            int need = _options.PromptsPerStep - keptGroups;
+            var examples = _sampler.Next(need);
+            var requests = new List<RolloutRequest>();
+            for (int p = 0; p < examples.Count; p++)
+            {
+                var text = _options.Template.Apply(examples[p].Prompt);
+                var ids = PromptLength.Apply(_tokenizer.Encode(text), maxPrompt, _options.OverlongPrompts, examples[p].Prompt);
+                long group = ((long)Step << 20) + round * 4096 + p;
+                for (int g = 0; g < _options.GroupSize; g++)
+                {
+                    long id = requests.Count;
+                    ulong seed = Mix(_options.Seed, (ulong)Step, (ulong)round, (ulong)id);
+                    requests.Add(new RolloutRequest(id, ids, _options.Sampling with { Seed = seed }, group));
+                }
+            }
+            progress?.Report(new RlProgress(Step, "rollout", null));
+            var clock = Stopwatch.StartNew();
+            var engineProgress = progress is null ? null : new ForwardProgress(p => progress.Report(new RlProgress(Step, "rollout", p)));
+            var result = _engine.Generate(requests, cancellationToken, engineProgress);
+            rolloutSeconds += clock.Elapsed.TotalSeconds;
+            last = result.Metrics;
+            tokens += result.Metrics.GeneratedTokens;
+            if (result.Metrics.SpeculativeRowRounds > 0) { acceptSum += result.Metrics.AcceptLengthSum; acceptCount += (int)result.Metrics.SpeculativeRowRounds; }
+
+            progress?.Report(new RlProgress(Step, "reward", null));
+            clock.Restart();
+            var decoded = result.Trajectories.Select(t => _tokenizer.Decode(t.ResponseTokens, skipSpecialTokens: true)).ToList();
+            var inputs = result.Trajectories.Select((t, i) => new RewardInput(t.RequestId, examples[i / _options.GroupSize].Prompt, decoded[i],
+                examples[i / _options.GroupSize].Answer)).ToList();
+            var (totals, _) = _rewards.Score(inputs);
+            rewardSeconds += clock.Elapsed.TotalSeconds;
+
+            for (int p = 0; p < examples.Count; p++)
+            {
+                var members = Enumerable.Range(p * _options.GroupSize, _options.GroupSize).ToArray();
+                bool flat = members.All(i => totals[i] == totals[members[0]]);
+                bool lastChance = round == (_options.DynamicSampling ? _options.MaxRefillRounds : 0);
+                if (_options.DynamicSampling && flat && _options.GroupSize > 1 && !(lastChance && keptGroups == 0 && p == examples.Count - 1))
+                {
+                    dropped++;
+                    continue;
+                }
+                keptGroups++;
+                foreach (var i in members)
+                {
+                    var t = result.Trajectories[i];
+                    prompts.Add(t.PromptTokens);
+                    responses.Add(t.ResponseTokens);
+                    rewards.Add(totals[i]);
+                    groups.Add(t.GroupId);
+                    logProbs.Add(t.LogProbs);
+                    texts.Add((decoded[i], examples[p].Answer));
+                }
+            }
+        }
+        var advantages = _options.Advantage.Compute(rewards, groups);
+        var batch = new RlBatch(prompts, responses, rewards.ToArray(), advantages, groups.ToArray());
+        return (new CollectedBatch(batch, logProbs, dropped), new RolloutTotals(rolloutSeconds, rewardSeconds, last!, tokens, acceptSum, acceptCount), texts);
+    }
+
+    private StepMetrics Metrics(CollectedBatch collected, RolloutTotals rollout, IReadOnlyList<(string Response, string? Answer)> texts, double gap,
+        double oldSeconds, double updateSeconds, UpdateStats stats, double stepSeconds)
+    {
+        var batch = collected.Batch;
+        var lengths = batch.Responses.Select(r => r.Length).OrderBy(x => x).ToArray();
+        double mean = batch.Rewards.Average();
+        return new StepMetrics
+        {
+            Step = Step,
+            RewardMean = mean,
+            RewardStd = Math.Sqrt(batch.Rewards.Sum(r => (r - mean) * (r - mean)) / batch.Count),
+            Accuracy = AccuracyCheck is null ? null : texts.Count(t => AccuracyCheck(t.Response, t.Answer)) / (double)texts.Count,
+            ResponseLengthMean = lengths.Average(),
+            ResponseLengthP50 = Percentile(lengths, 0.5),
+            ResponseLengthP90 = Percentile(lengths, 0.9),
+            ResponseLengthMax = lengths[^1],
+            RolloutSeconds = rollout.RolloutSeconds,
+            RewardSeconds = rollout.RewardSeconds,
+            OldLogProbSeconds = oldSeconds,
+            UpdateSeconds = updateSeconds,
+            StepSeconds = stepSeconds,
+            RolloutTokensPerSecond = rollout.Tokens / Math.Max(rollout.RolloutSeconds, 1e-9),
+            AcceptLength = rollout.AcceptCount == 0 ? 1.0 : rollout.AcceptSum / rollout.AcceptCount,
+            LogProbGapMax = gap,
+            GroupsDropped = collected.GroupsDropped,
+            Loss = stats.Loss,
+            Kl = stats.Kl,
+            ClipFraction = stats.ClipFraction,
+            Entropy = stats.Entropy,
+            GradNorm = stats.GradNorm,
+            LearningRate = stats.LearningRate,
+            SkippedSteps = stats.SkippedSteps,
+        };
+    }
+
+    private static double Percentile(int[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Floor(q * (sorted.Length - 1) + 0.5))];
+
+    private static ulong Mix(ulong a, ulong b, ulong c, ulong d)
+    {
+        ulong h = a * 0x9E3779B97F4A7C15UL ^ (b + 0x632BE59BD9B4E019UL);
+        h = (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9UL ^ (c * 0x94D049BB133111EBUL);
+        h = (h ^ (h >> 32)) * 0x9E3779B97F4A7C15UL ^ d;
+        return h ^ (h >> 31);
+    }
+
+    private sealed class ForwardProgress(Action<RolloutProgress> report) : IProgress<RolloutProgress>
+    {
+        public void Report(RolloutProgress value) => report(value);
+    }
+}

@@ -1,0 +1,142 @@
+// The RL loop, one short linear step:
+//   prompts → G responses each (RolloutEngine, plain or speculative) → rewards → [dynamic sampling]
+//   → advantages → old/reference log-probs (trainer's own forward) → PPO epochs of clipped AdamW steps → metrics.
+// Choices are typed plug points in RlTrainerOptions: advantage estimator (GRPO, Dr.GRPO, RLOO), policy
+// objective (PPO-clip with clip-higher, dual clip), loss aggregation (token mean, sequence means), KL to
+// a frozen reference (k1/k2/k3). The update never consumes the rollout's log-probs; their largest gap
+// to the trainer's is reported as an on-policy check. Request seeds derive from (seed, step, request),
+// so a resumed run samples exactly what the uninterrupted run would have.
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TltTrainer.Models;
+using TltTrainer.Rollout;
+using TltTrainer.Telemetry;
+using TltTrainer.Tokenization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TltTrainer.Rl;
+
+/// <summary>Progress of an RL step: the phase and, during rollout, the engine's progress.</summary>
+/// <param name="Step">RL step.</param>
+/// <param name="Phase">rollout, reward, old_logprob, update.</param>
+/// <param name="Rollout">Engine progress while in rollout.</param>
+public sealed record RlProgress(int Step, string Phase, RolloutProgress? Rollout);
+
+/// <summary>GRPO-family RL trainer on verifiable rewards.</summary>
+public sealed partial class RlTrainer : IDisposable
+{
+    private readonly CausalLM _policy;
+    private readonly CausalLM? _reference;
+    private readonly ITextTokenizer _tokenizer;
+    private readonly RolloutEngine _engine;
+    private readonly RewardComposer _rewards;
+    private readonly PromptSampler _sampler;
+    private readonly RlTrainerOptions _options;
+    private readonly OptimizerHelper _optimizer;
+    private readonly PolicyUpdate _update;
+    private readonly IMetricsSink? _sink;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates a trainer. The trainer does not own the models, engine or sink.</summary>
+    /// <param name="policy">The policy (trained in place); the engine must generate with this same model.</param>
+    /// <param name="tokenizer">Encodes prompts (with its default options, e.g. BOS) and decodes responses.</param>
+    /// <param name="engine">Rollout engine over <paramref name="policy"/>.</param>
+    /// <param name="rewards">Reward functions.</param>
+    /// <param name="sampler">Prompt source.</param>
+    /// <param name="options">Settings.</param>
+    /// <param name="reference">Frozen reference for the KL term (required when <see cref="RlTrainerOptions.KlCoefficient"/> &gt; 0).</param>
+    /// <param name="sink">Metrics sink.</param>
+    /// <param name="logger">Logger.</param>
+    public RlTrainer(CausalLM policy, ITextTokenizer tokenizer, RolloutEngine engine, RewardComposer rewards, PromptSampler sampler,
+        RlTrainerOptions options, CausalLM? reference = null, IMetricsSink? sink = null, ILogger? logger = null)
+    {
+        _options = options.Validate();
+        if (options.KlCoefficient > 0 && reference is null) throw new ArgumentException("KlCoefficient > 0 needs a reference model.", nameof(reference));
+        _policy = policy;
+        _reference = reference;
+        _tokenizer = tokenizer;
+        _engine = engine;
+        _rewards = rewards;
+        _sampler = sampler;
+        _sink = sink;
+        _logger = logger ?? NullLogger.Instance;
+        _optimizer = optim.AdamW(policy.parameters(), options.LearningRate, options.Beta1, options.Beta2, weight_decay: options.WeightDecay);
+        _update = new PolicyUpdate(policy, reference, _optimizer, options);
+    }
+
+    /// <summary>RL steps completed.</summary>
+    public int Step { get; private set; }
+
+    /// <summary>The settings.</summary>
+    public RlTrainerOptions Options => _options;
+
+    /// <summary>Correct-answer check for the accuracy metric (e.g. the task's verifier), or null.</summary>
+    public Func<string, string?, bool>? AccuracyCheck { get; init; }
+
+    /// <summary>Runs one RL step and returns its metrics (also sent to the sink).</summary>
+    /// <exception cref="RewardException">A reward function failed; names the sample.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled (between decode steps or phases); the policy is unchanged if before the update.</exception>
+    public StepMetrics RunStep(CancellationToken cancellationToken = default, IProgress<RlProgress>? progress = null)
+    {
+        var stepClock = Stopwatch.StartNew();
+        var (batch, rollout, texts) = CollectRollouts(cancellationToken, progress);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        progress?.Report(new RlProgress(Step, "old_logprob", null));
+        var clock = Stopwatch.StartNew();
+        using var old = _update.ScoreAll(_policy, batch.Batch);
+        using var reference = _reference is not null && _options.KlCoefficient > 0 ? _update.ScoreAll(_reference, batch.Batch) : null;
+        double gap = LogProbGap(old, batch.RolloutLogProbs);
+        double oldSeconds = clock.Elapsed.TotalSeconds;
+        cancellationToken.ThrowIfCancellationRequested();
+
+        progress?.Report(new RlProgress(Step, "update", null));
+        clock.Restart();
+        var stats = _update.Run(batch.Batch, old, reference, Step);
+        double updateSeconds = clock.Elapsed.TotalSeconds;
+
+        var metrics = Metrics(batch, rollout, texts, gap, oldSeconds, updateSeconds, stats, stepClock.Elapsed.TotalSeconds);
+        _sink?.Write(metrics);
+        LogStep(_logger, Step, metrics.RewardMean, metrics.StepSeconds);
+        Step++;
+        return metrics;
+    }
+
+    private static double LogProbGap(Tensor trainer, IReadOnlyList<float[]> rollout)
+    {
+        var values = trainer.data<float>().ToArray();
+        long width = trainer.shape[1];
+        double gap = 0;
+        for (int i = 0; i < rollout.Count; i++)
+            for (int t = 0; t < rollout[i].Length; t++) gap = Math.Max(gap, Math.Abs(values[i * width + t] - rollout[i][t]));
+        return gap;
+    }
+
+    /// <summary>Drafter saved with checkpoints and restored on resume (online drafter training), or null.</summary>
+    public Speculative.EagleDraftModel? Drafter { get; init; }
+
+    /// <summary>Writes a checkpoint folder under <paramref name="root"/> (atomically) and returns its path.</summary>
+    public string SaveCheckpoint(string root) =>
+        RlCheckpoint.Write(root, new TrainerState(Step, _update.OptimizerSteps, _sampler.State, _options.Seed), _policy, _optimizer, Drafter);
+
+    /// <summary>Restores policy, optimizer, drafter, sampler position and step from a checkpoint folder.</summary>
+    /// <exception cref="InvalidDataException">The checkpoint was written with a different seed or is malformed.</exception>
+    public void LoadCheckpoint(string checkpointDirectory)
+    {
+        var state = RlCheckpoint.Read(checkpointDirectory, _policy, _optimizer, Drafter);
+        if (state.Seed != _options.Seed)
+            throw new InvalidDataException($"{checkpointDirectory}: written with seed {state.Seed}, but this trainer uses seed {_options.Seed}.");
+        Step = state.Step;
+        _update.OptimizerSteps = state.OptimizerSteps;
+        _sampler.Restore(state.Sampler);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _optimizer.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "RL step {Step}: reward {Reward:F3} in {Seconds:F2}s")]
+    private static partial void LogStep(ILogger logger, int step, double reward, double seconds);
+}

@@ -1,0 +1,150 @@
+using TltTrainer.Models;
+using TltTrainer.Rl;
+using TltTrainer.Rollout;
+using TltTrainer.Tests.TestSupport;
+
+namespace TltTrainer.Tests.Rl;
+
+public sealed class RlTrainerTests
+{
+    private const string Alphabet = "abcdefghijklmnopqrstuvwxyz";
+
+    /// <summary>Reward: share of the letter 'e' in the response (a signal every group has some variance in).</summary>
+    private sealed class LetterShare : IRewardFunction
+    {
+        public string Name => "letter_share";
+        public double Score(RewardInput input) => input.Response.Length == 0 ? 0 : input.Response.Count(c => c == 'e') / (double)input.Response.Length;
+    }
+
+    private sealed class ThrowsOnSample : IRewardFunction
+    {
+        public string Name => "fragile";
+        public double Score(RewardInput input) => input.SampleId == 5 ? throw new FormatException("cannot parse") : 0;
+    }
+
+    private static readonly IReadOnlyList<PromptExample> Prompts = Enumerable.Range(0, 12).Select(i => new PromptExample(Alphabet.Substring(i, 3), null)).ToList();
+
+    private static RlTrainerOptions Options => new()
+    {
+        PromptsPerStep = 3, GroupSize = 4, MicroBatchSize = 5, MiniBatchesPerEpoch = 2, PpoEpochs = 2, LearningRate = 1e-3, Seed = 11,
+        Sampling = new SamplingOptions { Temperature = 1.0, MaxNewTokens = 12 },
+    };
+
+    private static (CausalLM Model, RlTrainer Trainer) Create(TempDirectory dir, RlTrainerOptions options, IRewardFunction? reward = null)
+    {
+        var model = TestModels.Peaked(TransformerPresets.Tiny, seed: 91, std: 0.1);
+        var tokenizer = TestTokenizers.CharLevel(Alphabet, dir);
+        var trainer = new RlTrainer(model, tokenizer, new RolloutEngine(model), new RewardComposer(new[] { new WeightedReward(reward ?? new LetterShare()) }),
+            new PromptSampler(Prompts, 3), options);
+        return (model, trainer);
+    }
+
+    [Fact]
+    public void RunStep_TinyModel_MovesEveryParameterWithFiniteLoss()
+    {
+        using var dir = new TempDirectory();
+        var (model, trainer) = Create(dir, Options);
+        using (model)
+        using (trainer)
+        {
+            var before = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+            var metrics = trainer.RunStep();
+            Assert.True(double.IsFinite(metrics.Loss), $"loss {metrics.Loss}");
+            Assert.Equal(0, metrics.SkippedSteps);
+            foreach (var (name, p) in model.named_parameters())
+            {
+                using var diff = (p.detach() - before[name]).abs().max();
+                Assert.True(diff.item<float>() > 0, $"parameter {name} did not move");
+            }
+            Assert.True(metrics.LogProbGapMax < 1e-4, $"rollout vs trainer log-prob gap {metrics.LogProbGapMax}");
+            foreach (var t in before.Values) t.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Resume_FromCheckpoint_NextStepIsBitExact()
+    {
+        using var dir = new TempDirectory();
+        var root = Path.Combine(dir.Path, "checkpoints");
+        float[] straightParams;
+        double straightLoss;
+        var (model, trainer) = Create(dir, Options);
+        using (model)
+        using (trainer)
+        {
+            trainer.RunStep();
+            trainer.RunStep();
+            trainer.SaveCheckpoint(root);
+            straightLoss = trainer.RunStep().Loss;
+            straightParams = Flatten(model);
+        }
+        var (model2, trainer2) = Create(dir, Options);
+        using (model2)
+        using (trainer2)
+        {
+            trainer2.LoadCheckpoint(RlCheckpoint.Latest(root)!);
+            Assert.Equal(2, trainer2.Step);
+            var resumed = trainer2.RunStep();
+            Assert.Equal(straightLoss, resumed.Loss);
+            Assert.Equal(straightParams, Flatten(model2));
+        }
+    }
+
+    [Fact]
+    public void RunStep_RewardThrows_ErrorNamesTheSample()
+    {
+        using var dir = new TempDirectory();
+        var (model, trainer) = Create(dir, Options, new ThrowsOnSample());
+        using (model)
+        using (trainer)
+        {
+            var e = Assert.Throws<RewardException>(() => trainer.RunStep());
+            Assert.Contains("'fragile'", e.Message);
+            Assert.Contains("sample 5", e.Message);
+            Assert.Contains("cannot parse", e.Message);
+        }
+    }
+
+    /// <summary>PPO-clip whose first mini-batch loss is NaN.</summary>
+    private sealed class NaNOnce : IPolicyObjective
+    {
+        private readonly PpoClipObjective _inner = new();
+        private int _calls;
+        public PolicyLossResult Compute(Tensor logProbs, Tensor oldLogProbs, Tensor advantages, Tensor mask)
+        {
+            var r = _inner.Compute(logProbs, oldLogProbs, advantages, mask);
+            return _calls++ == 0 ? r with { PerToken = r.PerToken * double.NaN } : r;
+        }
+    }
+
+    [Fact]
+    public void RunStep_NaNLoss_SkipPolicy_SkipsThatOptimizerStepAndReportsIt()
+    {
+        using var dir = new TempDirectory();
+        var (model, trainer) = Create(dir, Options with { Objective = new NaNOnce(), PpoEpochs = 1, MiniBatchesPerEpoch = 1 });
+        using (model)
+        using (trainer)
+        {
+            var before = Flatten(model);
+            var metrics = trainer.RunStep();
+            Assert.Equal(1, metrics.SkippedSteps);
+            Assert.Equal(before, Flatten(model));                                    // no weight change
+            Assert.True(Flatten(model).All(float.IsFinite));
+        }
+    }
+
+    [Fact]
+    public void RunStep_NaNLoss_StopPolicy_StopsNamingTheStep()
+    {
+        using var dir = new TempDirectory();
+        var (model, trainer) = Create(dir, Options with { Objective = new NaNOnce(), NonFinite = NonFiniteLossPolicy.Stop });
+        using (model)
+        using (trainer)
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => trainer.RunStep());
+            Assert.Contains("RL step 0", e.Message);
+        }
+    }
+
+    private static float[] Flatten(CausalLM model) => model.parameters().SelectMany(p => p.detach().data<float>().ToArray()).ToArray();
+}
