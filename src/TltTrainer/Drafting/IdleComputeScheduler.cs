@@ -29,7 +29,7 @@ public sealed record IdleComputeStats(double IdleWorkerSeconds, double TrainingW
 }
 
 /// <summary>Schedules drafter training on idle rollout workers.</summary>
-public sealed class IdleComputeScheduler : IDisposable
+public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposable
 {
     private readonly IIdleTrainingStep _step;
     private readonly TimeProvider _clock;

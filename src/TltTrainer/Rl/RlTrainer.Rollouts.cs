@@ -26,7 +26,7 @@ public sealed partial class RlTrainer
         long tokens = 0;
         int dropped = 0, acceptCount = 0, keptGroups = 0;
         RolloutMetrics? last = null;
-        int maxPrompt = (_engine.Options.MaxSequenceLength > 0 ? _engine.Options.MaxSequenceLength : _policy.Config.MaxPositions) - _options.Sampling.MaxNewTokens;
+        int maxPrompt = _engine.SequenceCapacity - _options.Sampling.MaxNewTokens;
         for (int round = 0; round <= (_options.DynamicSampling ? _options.MaxRefillRounds : 0) && keptGroups < _options.PromptsPerStep; round++)
         {
             int need = _options.PromptsPerStep - keptGroups;

@@ -31,7 +31,7 @@ public sealed partial class RlTrainer : IDisposable
     private readonly CausalLM _policy;
     private readonly CausalLM? _reference;
     private readonly ITextTokenizer _tokenizer;
-    private readonly RolloutEngine _engine;
+    private readonly IRolloutGenerator _engine;
     private readonly RewardComposer _rewards;
     private readonly PromptSampler _sampler;
     private readonly RlTrainerOptions _options;
@@ -43,14 +43,14 @@ public sealed partial class RlTrainer : IDisposable
     /// <summary>Creates a trainer. The trainer does not own the models, engine or sink.</summary>
     /// <param name="policy">The policy (trained in place); the engine must generate with this same model.</param>
     /// <param name="tokenizer">Encodes prompts (with its default options, e.g. BOS) and decodes responses.</param>
-    /// <param name="engine">Rollout engine over <paramref name="policy"/>.</param>
+    /// <param name="engine">Rollout engine (or parallel workers) over <paramref name="policy"/>.</param>
     /// <param name="rewards">Reward functions.</param>
     /// <param name="sampler">Prompt source.</param>
     /// <param name="options">Settings.</param>
     /// <param name="reference">Frozen reference for the KL term (required when <see cref="RlTrainerOptions.KlCoefficient"/> &gt; 0).</param>
     /// <param name="sink">Metrics sink.</param>
     /// <param name="logger">Logger.</param>
-    public RlTrainer(CausalLM policy, ITextTokenizer tokenizer, RolloutEngine engine, RewardComposer rewards, PromptSampler sampler,
+    public RlTrainer(CausalLM policy, ITextTokenizer tokenizer, IRolloutGenerator engine, RewardComposer rewards, PromptSampler sampler,
         RlTrainerOptions options, CausalLM? reference = null, IMetricsSink? sink = null, ILogger? logger = null)
     {
         _options = options.Validate();

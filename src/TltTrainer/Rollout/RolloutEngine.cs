@@ -15,7 +15,7 @@ using static TorchSharp.torch;
 namespace TltTrainer.Rollout;
 
 /// <summary>Generates responses for many requests with the target model, optionally with speculative decoding.</summary>
-public sealed class RolloutEngine
+public sealed class RolloutEngine : IRolloutGenerator
 {
     private readonly CausalLM _target;
     private readonly RolloutEngineOptions _options;
@@ -31,6 +31,9 @@ public sealed class RolloutEngine
 
     /// <summary>The engine's settings.</summary>
     public RolloutEngineOptions Options => _options;
+
+    /// <inheritdoc />
+    public int SequenceCapacity => _options.MaxSequenceLength > 0 ? _options.MaxSequenceLength : _target.Config.MaxPositions;
 
     /// <summary>Generates a response for every request; returns them in request order.</summary>
     /// <exception cref="ArgumentException">A request is empty, or its prompt does not leave room for one new token.</exception>
