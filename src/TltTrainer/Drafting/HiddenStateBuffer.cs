@@ -58,32 +58,50 @@ public sealed class HiddenStateBuffer : IHiddenStateSink, IDisposable
         }
     }
 
-    /// <summary>Turns every captured request into a window tagged with <see cref="CurrentStep"/> and evicts beyond the byte budget.</summary>
+    /// <inheritdoc />
+    /// <remarks>A finished request becomes a window at once, so its data can train the drafter during the same rollout's tail.</remarks>
+    public void OnSequenceFinished(long requestId)
+    {
+        lock (_gate)
+        {
+            if (_pending.Remove(requestId, out var seq)) Add(seq);
+        }
+    }
+
+    /// <summary>Turns every still-pending request into a window tagged with <see cref="CurrentStep"/> (and evicts beyond the byte budget).</summary>
     /// <returns>Windows added.</returns>
     public int Commit()
     {
         lock (_gate)
         {
-            int added = 0;
-            foreach (var seq in _pending.Values)
-            {
-                var example = seq.ToExample(CurrentStep);
-                if (example is null) continue;
-                long size = example.Hidden.NumberOfElements * example.Hidden.ElementSize;
-                if (size > _options.MaxBytes) { example.Dispose(); continue; }
-                _windows.AddLast(example);
-                _bytes += size;
-                added++;
-            }
+            int added = _pending.Values.Count(Add);
             _pending.Clear();
-            while (_bytes > _options.MaxBytes && _windows.First is { } oldest)
-            {
-                _bytes -= oldest.Value.Hidden.NumberOfElements * oldest.Value.Hidden.ElementSize;
-                oldest.Value.Dispose();
-                _windows.RemoveFirst();
-            }
             return added;
         }
+    }
+
+    /// <summary>Windows committed per RL step (for metrics and tests).</summary>
+    public IReadOnlyDictionary<long, int> WindowsByStep()
+    {
+        lock (_gate) return _windows.GroupBy(w => w.Step).ToDictionary(g => g.Key, g => g.Count());
+    }
+
+    private bool Add(PendingSequence seq)
+    {
+        var example = seq.ToExample(CurrentStep);
+        seq.Dispose();
+        if (example is null) return false;
+        long size = example.Hidden.NumberOfElements * example.Hidden.ElementSize;
+        if (size > _options.MaxBytes) { example.Dispose(); return false; }
+        _windows.AddLast(example);
+        _bytes += size;
+        while (_bytes > _options.MaxBytes && _windows.First is { } oldest)
+        {
+            _bytes -= oldest.Value.Hidden.NumberOfElements * oldest.Value.Hidden.ElementSize;
+            oldest.Value.Dispose();
+            _windows.RemoveFirst();
+        }
+        return true;
     }
 
     /// <summary>

@@ -82,7 +82,12 @@ public sealed partial class RlTrainer : IDisposable
     public StepMetrics RunStep(CancellationToken cancellationToken = default, IProgress<RlProgress>? progress = null)
     {
         var stepClock = Stopwatch.StartNew();
-        var (batch, rollout, texts) = CollectRollouts(cancellationToken, progress);
+        Tlt?.BeforeRollout(Step);
+        (CollectedBatch batch, RolloutTotals rollout, IReadOnlyList<(string, string?)> texts) collected;
+        OnlineDrafter.PhaseStats? tlt;
+        try { collected = CollectRollouts(cancellationToken, progress); }
+        finally { tlt = Tlt?.AfterRollout(); }                // drafter training stops before anything else runs
+        var (batch, rollout, texts) = collected;
         cancellationToken.ThrowIfCancellationRequested();
 
         progress?.Report(new RlProgress(Step, "old_logprob", null));
@@ -99,6 +104,15 @@ public sealed partial class RlTrainer : IDisposable
         double updateSeconds = clock.Elapsed.TotalSeconds;
 
         var metrics = Metrics(batch, rollout, texts, gap, oldSeconds, updateSeconds, stats, stepClock.Elapsed.TotalSeconds);
+        if (tlt is not null)
+        {
+            metrics = metrics with
+            {
+                IdleWorkerSeconds = tlt.Idle.IdleWorkerSeconds, DrafterTrainSeconds = tlt.Idle.TrainingWorkerSeconds,
+                DrafterLoss = tlt.Fresh?.Loss, DrafterTop1 = tlt.Fresh?.Top1Accuracy, DrafterVersion = tlt.VersionUsed,
+                DrafterSteps = tlt.Idle.Steps, HandBackSeconds = tlt.Idle.MaxHandBackSeconds,
+            };
+        }
         _sink?.Write(metrics);
         LogStep(_logger, Step, metrics.RewardMean, metrics.StepSeconds);
         Step++;
@@ -114,6 +128,9 @@ public sealed partial class RlTrainer : IDisposable
             for (int t = 0; t < rollout[i].Length; t++) gap = Math.Max(gap, Math.Abs(values[i * width + t] - rollout[i][t]));
         return gap;
     }
+
+    /// <summary>Online drafter training on idle compute (TLT), or null. Its rollout workers must report to its scheduler.</summary>
+    public OnlineDrafter? Tlt { get; init; }
 
     /// <summary>Drafter saved with checkpoints and restored on resume (online drafter training), or null.</summary>
     public Speculative.EagleDraftModel? Drafter { get; init; }

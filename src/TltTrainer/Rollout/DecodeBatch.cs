@@ -195,6 +195,7 @@ internal sealed class DecodeBatch
         {
             if (_rows[r].Finish is null) continue;
             done.Add(_rows[r]);
+            _sink?.OnSequenceFinished(_rows[r].Request.Id);
             int last = _rows.Count - 1;
             if (r != last)
             {

@@ -44,4 +44,7 @@ public interface IHiddenStateSink
     /// The call happens inside the engine's dispose scope: a copy you keep must be detached from it (<c>DetachFromDisposeScope</c>).
     /// </summary>
     void OnHiddenStates(long requestId, int start, TorchSharp.torch.Tensor hidden, IReadOnlyList<int> tokens);
+
+    /// <summary>Request <paramref name="requestId"/> finished: no more hidden states will come for it.</summary>
+    void OnSequenceFinished(long requestId);
 }

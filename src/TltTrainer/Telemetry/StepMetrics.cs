@@ -85,6 +85,12 @@ public sealed record StepMetrics
     /// <summary>Of the idle worker-seconds, those spent training the drafter.</summary>
     [JsonPropertyName("idle/drafter_train_s")] public double? DrafterTrainSeconds { get; init; }
 
+    /// <summary>Drafter training steps run on idle compute this step.</summary>
+    [JsonPropertyName("drafter/steps")] public int? DrafterSteps { get; init; }
+
+    /// <summary>Longest time the scheduler took to hand a worker back (seconds).</summary>
+    [JsonPropertyName("idle/hand_back_s")] public double? HandBackSeconds { get; init; }
+
     /// <summary>Drafter training loss this step.</summary>
     [JsonPropertyName("drafter/loss")] public double? DrafterLoss { get; init; }
 

@@ -19,14 +19,15 @@ public sealed class HiddenStateBufferTests
         using var buffer = new HiddenStateBuffer(new HiddenStateBufferOptions(WindowTokens: 12));
         using var eagle = new EagleDraftModel(Config, seed: 1);
         using var drafter = new EagleDrafter(model, eagle);
+        buffer.CurrentStep = 5;
         var requests = Enumerable.Range(0, 3).Select(i => new RolloutRequest(i, new[] { 1, 2 + i, 3, 4 },
             new SamplingOptions { Temperature = 1, MaxNewTokens = 8 + 10 * i, Seed = (ulong)i })).ToList();
         var trajectories = new RolloutEngine(model, new RolloutEngineOptions
         {
             HiddenStateSink = buffer, Drafter = speculative ? drafter : null, Strategy = SpecStrategy.ChainOf(3),
         }).Generate(requests).Trajectories;
-        buffer.CurrentStep = 5;
-        Assert.Equal(3, buffer.Commit());
+        Assert.Equal(0, buffer.Commit());                       // finished sequences were committed as they ended
+        Assert.Equal(3, buffer.Count);
 
         var reference = DrafterTrainer.CollectExamples(model, trajectories);
         buffer.UseSample(10, new Random(0), windows =>

@@ -1,0 +1,111 @@
+// Online drafter training: the step the idle-compute scheduler runs on idle workers. Each step draws a
+// few recent windows from the hidden-state buffer (copied out under its lock, so the rollout's capture
+// never waits for training), trains the drafter once with the threads the scheduler lends, and every
+// few steps publishes a new snapshot for the rollout engines to pick up between speculation rounds.
+using TltTrainer.Models;
+using TltTrainer.Speculative;
+using TorchSharp;
+
+namespace TltTrainer.Drafting;
+
+/// <summary>Settings of online drafter training.</summary>
+public sealed record OnlineDrafterOptions
+{
+    /// <summary>Windows per training step. Default 8.</summary>
+    public int WindowsPerStep { get; init; } = 8;
+
+    /// <summary>Pairs per packed row. Default 256.</summary>
+    public int RowLength { get; init; } = 256;
+
+    /// <summary>Publish a snapshot every this many steps (and at the end of each rollout). Default 10.</summary>
+    public int PublishEverySteps { get; init; } = 10;
+
+    /// <summary>Optimizer settings. Default the TLT recipe with learning rate 3e-4.</summary>
+    public DrafterTrainingOptions Training { get; init; } = new() { LearningRate = 3e-4, WarmupSteps = 0 };
+
+    /// <summary>Seed of the window sampling. Default 0.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the field when invalid.</summary>
+    public OnlineDrafterOptions Validate()
+    {
+        if (WindowsPerStep < 1) throw new ArgumentException($"WindowsPerStep = {WindowsPerStep} must be ≥ 1.");
+        if (RowLength < 2) throw new ArgumentException($"RowLength = {RowLength} must be ≥ 2.");
+        if (PublishEverySteps < 1) throw new ArgumentException($"PublishEverySteps = {PublishEverySteps} must be ≥ 1.");
+        Training.Validate();
+        return this;
+    }
+}
+
+/// <summary>Trains the drafter from the hidden-state buffer, one bounded step at a time, and publishes it.</summary>
+public sealed class OnlineDrafterTraining : IIdleTrainingStep, IDisposable
+{
+    private readonly CausalLM _target;
+    private readonly EagleDraftModel _model;
+    private readonly HiddenStateBuffer _buffer;
+    private readonly DrafterPublisher _publisher;
+    private readonly OnlineDrafterOptions _options;
+    private readonly DrafterTrainer _trainer;
+    private readonly Random _random;
+    private readonly object _gate = new();
+    private int _sincePublish;
+
+    /// <summary>Creates the trainer of <paramref name="model"/> (the training copy; rollouts serve published snapshots).</summary>
+    public OnlineDrafterTraining(CausalLM target, EagleDraftModel model, HiddenStateBuffer buffer, DrafterPublisher publisher, OnlineDrafterOptions? options = null)
+    {
+        _options = (options ?? new OnlineDrafterOptions()).Validate();
+        _target = target;
+        _model = model;
+        _buffer = buffer;
+        _publisher = publisher;
+        _trainer = new DrafterTrainer(target, model, _options.Training);
+        _random = new Random(_options.Seed);
+    }
+
+    /// <summary>Steps taken so far.</summary>
+    public int Steps => _trainer.Steps;
+
+    /// <summary>Loss of the last step, or null.</summary>
+    public DrafterStepResult? LastStep { get; private set; }
+
+    /// <inheritdoc />
+    public bool Run(int threads, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var batch = _buffer.UseSample(_options.WindowsPerStep, _random,
+                windows => windows.Count == 0 ? null : DrafterBatch.Create(windows, _options.RowLength, pack: true, _target.Device));
+            if (batch is null) return false;
+            int previous = torch.get_num_threads();
+            torch.set_num_threads(threads);
+            try { LastStep = _trainer.TrainStep(batch); }
+            finally { torch.set_num_threads(previous); }
+            if (++_sincePublish >= _options.PublishEverySteps) Publish();
+            return true;
+        }
+    }
+
+    /// <summary>Loss and top-1 agreement on windows of the newest step (fresh rollouts), without training.</summary>
+    public DrafterStepResult? EvaluateRecent(int windows = 32)
+    {
+        lock (_gate)
+        {
+            using var batch = _buffer.UseSample(windows, new Random(0), w => w.Count == 0 ? null : DrafterBatch.Create(w, _options.RowLength, pack: true, _target.Device));
+            return batch is null ? null : _trainer.Evaluate(batch);
+        }
+    }
+
+    /// <summary>Publishes the current weights now (e.g. at the end of a rollout); returns the version.</summary>
+    public long Publish()
+    {
+        lock (_gate)
+        {
+            _sincePublish = 0;
+            return _publisher.Publish(_model);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _trainer.Dispose();
+}
