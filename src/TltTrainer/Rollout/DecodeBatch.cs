@@ -16,14 +16,16 @@ internal sealed class DecodeBatch
     private readonly HashSet<IDrafter> _failed = new();
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private readonly IHiddenStateSink? _sink;
+    private readonly TreeVerification _treeVerification;
     private readonly int _capacity;
     private readonly RolloutMetrics _metrics;
     private readonly List<RunningSequence> _rows = new();
     private readonly Dictionary<long, List<List<int>>> _groups = new();
 
     public DecodeBatch(CausalLM target, KvCache cache, IReadOnlyList<IDrafter> drafters, IHiddenStateSink? sink, int capacity,
-        RolloutMetrics metrics, Microsoft.Extensions.Logging.ILogger logger)
+        RolloutMetrics metrics, Microsoft.Extensions.Logging.ILogger logger, TreeVerification treeVerification = TreeVerification.Coupled)
     {
+        _treeVerification = treeVerification;
         _target = target;
         _cache = cache;
         _drafters = drafters;
@@ -148,7 +150,7 @@ internal sealed class DecodeBatch
             var dists = new Dictionary<int, TokenDistribution>();
             TokenDistribution Target(int node) => dists.TryGetValue(node, out var d) ? d
                 : dists[node] = TokenDistribution.FromLogits(logits.AsSpan((r * width + node + 1) * vocab, vocab), seq.Sampling);
-            var verdict = SpeculativeVerifier.Verify(tree, Target, seq.Rng);
+            var verdict = SpeculativeVerifier.Verify(tree, Target, seq.Rng, _treeVerification);
 
             // Emit accepted drafts then the correction/bonus token, stopping early at a stop token or limit.
             var slots = new List<int> { 0 };                        // verify-input columns kept: the root, then accepted nodes

@@ -54,7 +54,7 @@ public sealed class RolloutEngine : IRolloutGenerator
         var adaptive = _options.Adaptive;
         var drafters = (adaptive?.Options.Arms.Select(a => a.Drafter) ?? new[] { _options.Drafter })
             .OfType<IDrafter>().Distinct().ToList();
-        var batch = new DecodeBatch(_target, cache, drafters, _options.HiddenStateSink, capacity, metrics, _logger);
+        var batch = new DecodeBatch(_target, cache, drafters, _options.HiddenStateSink, capacity, metrics, _logger, _options.TreeVerification);
         adaptive?.ResetStreak();
         int next = 0, finished = 0;
         while (finished < requests.Count)

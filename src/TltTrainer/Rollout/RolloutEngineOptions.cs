@@ -29,6 +29,9 @@ public sealed record RolloutEngineOptions
     /// <summary>Logger for warnings (e.g. a drafter that failed and was dropped). Default none.</summary>
     public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
 
+    /// <summary>Verification rule for sampled requests with deterministic drafts. Default coupled (same tokens as plain decoding for the same seed).</summary>
+    public TreeVerification TreeVerification { get; init; } = TreeVerification.Coupled;
+
     /// <summary>Receives the target's hidden states of generated tokens, or null.</summary>
     public IHiddenStateSink? HiddenStateSink { get; init; }
 

@@ -12,6 +12,11 @@
 // so P(ci) = p(ci); if u falls past all of them, draw from p with the children removed and
 // renormalised. Every token again has probability exactly p.
 //
+// Coupled (the default for deterministic drafts): draw the target's token exactly as plain decoding would
+// (one uniform, inverse CDF in id order) and accept the child that equals it; if none does, emit it.
+// P(child c) = p(c) again, and because every emitted token consumes the request's random stream exactly
+// as plain sampling does, speculative output equals plain output token for token for the same seed.
+//
 // When every step accepts, one bonus token is drawn from the target at the last accepted node.
 using TltTrainer.Rollout;
 
@@ -23,6 +28,16 @@ namespace TltTrainer.Speculative;
 /// <param name="NextTokenParent">The node the next token follows (−1 = root).</param>
 public sealed record VerifyResult(IReadOnlyList<int> AcceptedNodes, int NextToken, int NextTokenParent);
 
+/// <summary>How sampled tokens are verified against deterministic drafts (trees, n-grams, argmax chains).</summary>
+public enum TreeVerification
+{
+    /// <summary>Draw the target token as plain decoding would and accept the matching child: output equals plain sampling for the same seed.</summary>
+    Coupled,
+
+    /// <summary>Walk the drafted children's target probabilities with one uniform; else sample from the target without them.</summary>
+    ChildrenFirst,
+}
+
 /// <summary>Lossless draft verification (greedy match, rejection sampling, tree inverse-CDF walk).</summary>
 public static class SpeculativeVerifier
 {
@@ -30,7 +45,8 @@ public static class SpeculativeVerifier
     /// <param name="tree">The draft.</param>
     /// <param name="target">Target distribution after a node (−1 = after the root), computed lazily by the caller.</param>
     /// <param name="rng">The request's random stream (unused when greedy).</param>
-    public static VerifyResult Verify(DraftTree tree, Func<int, TokenDistribution> target, RequestRng rng)
+    /// <param name="rule">Rule for sampled requests with deterministic drafts.</param>
+    public static VerifyResult Verify(DraftTree tree, Func<int, TokenDistribution> target, RequestRng rng, TreeVerification rule = TreeVerification.Coupled)
     {
         var accepted = new List<int>();
         int node = -1;
@@ -43,6 +59,7 @@ public static class SpeculativeVerifier
             int emitted;
             if (p.IsGreedy) (next, emitted) = GreedyStep(tree, children, p);
             else if (tree.DraftProbs is not null) (next, emitted) = RejectionStep(tree, children[0], p, rng);
+            else if (rule == TreeVerification.Coupled) (next, emitted) = CoupledStep(tree, children, p, rng);
             else (next, emitted) = TreeStep(tree, children, p, rng);
             if (next < 0) return new VerifyResult(accepted, emitted, node);
             accepted.Add(next);
@@ -54,6 +71,13 @@ public static class SpeculativeVerifier
     {
         foreach (var c in children) if (tree.Tokens[c] == p.Argmax) return (c, -1);
         return (-1, p.Argmax);
+    }
+
+    private static (int Next, int Emitted) CoupledStep(DraftTree tree, int[] children, TokenDistribution p, RequestRng rng)
+    {
+        int y = p.Sample(rng);
+        foreach (var c in children) if (tree.Tokens[c] == y) return (c, -1);
+        return (-1, y);
     }
 
     private static (int Next, int Emitted) RejectionStep(DraftTree tree, int child, TokenDistribution p, RequestRng rng)

@@ -2,6 +2,7 @@
 // bucket (accuracy falls with chain length, so one number hides what RL should improve). Examples
 // are batched in order of length so that a batch's rows finish at about the same time.
 using TltTrainer.Models;
+using TltTrainer.Rollout;
 
 namespace TltTrainer.Tasks;
 
@@ -34,7 +35,10 @@ public static class TaskEvaluator
             var prompts = chunk.Select(i => tokenizer.Encode(examples[i].Prompt).Prepend(tokenizer.BosId).ToArray()).ToArray();
             // Room for twice the reference response: a runaway stops, a slightly verbose answer still counts.
             int maxNew = 2 * chunk.Max(i => examples[i].Response.Length + 1) + 8;
-            var outputs = GreedyDecoder.Generate(model, prompts, maxNew, tokenizer.EosId, tokenizer.PadId, cancellationToken);
+            var stop = new HashSet<int> { tokenizer.EosId };
+            var requests = prompts.Select((p, k) => new RolloutRequest(k, p, SamplingOptions.Greedy(maxNew, stop))).ToList();
+            var outputs = new RolloutEngine(model, new RolloutEngineOptions { MaxRunningBatch = batchSize, MaxSequenceLength = Math.Min(model.Config.MaxPositions, prompts.Max(p => p.Length) + maxNew + 1) })
+                .Generate(requests, cancellationToken).Trajectories.Select(t => t.ResponseTokens).ToArray();
             for (int k = 0; k < chunk.Length; k++)
             {
                 int i = chunk[k];

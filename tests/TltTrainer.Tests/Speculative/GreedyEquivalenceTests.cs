@@ -77,3 +77,25 @@ public sealed class GreedyEquivalenceTests
             return new DraftTree(parents.ToArray(), drafted.ToArray());
         });
 }
+
+/// <summary>With coupled verification and deterministic drafts, sampled speculative output equals plain sampling for the same seeds.</summary>
+public sealed class CoupledSamplingTests
+{
+    [Theory]
+    [InlineData("ngram")]
+    [InlineData("eagle-tree")]
+    public void Speculative_SampledCoupled_IsTokenForTokenPlainSampling(string drafterName)
+    {
+        var config = TransformerPresets.Tiny;
+        using var model = TestModels.Peaked(config, seed: 23);
+        var requests = Enumerable.Range(0, 6).Select(i => new RolloutRequest(i, new[] { 1, 2 + i, 3 },
+            new SamplingOptions { Temperature = 0.9, TopK = 30, MaxNewTokens = 25, Seed = (ulong)(100 + i) }, GroupId: i % 2)).ToList();
+        var plain = new RolloutEngine(model).Generate(requests).Trajectories;
+        using var eagle = new EagleDraftModel(config, seed: 3);
+        using IDrafter drafter = drafterName == "ngram" ? new NGramDrafter(new NGramDrafterOptions(MaxN: 3, MinN: 1)) : new EagleDrafter(model, eagle);
+        var strategy = drafterName == "ngram" ? SpecStrategy.ChainOf(4) : SpecStrategy.TreeOf(3, 3, 8);
+        var spec = new RolloutEngine(model, new RolloutEngineOptions { Drafter = drafter, Strategy = strategy }).Generate(requests);
+        Assert.True(spec.Metrics.SpeculativeSteps > 0);
+        for (int i = 0; i < requests.Count; i++) Assert.Equal(plain[i].ResponseTokens, spec.Trajectories[i].ResponseTokens);
+    }
+}

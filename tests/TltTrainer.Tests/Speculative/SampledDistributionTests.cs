@@ -16,14 +16,16 @@ public sealed class SampledDistributionTests
     private static readonly TransformerConfig Config = TestModels.SmallVocab(Vocab);
     private static readonly int[] Prompt = { 1, 3, 2 };
 
-    public static TheoryData<string, bool> Cases() => new()
+    public static TheoryData<string, bool, TreeVerification> Cases() => new()
     {
-        { "eagle-chain-rejection", false }, { "eagle-tree", false }, { "poor-chain-rejection", false }, { "poor-tree", false },
-        { "poor-chain-rejection", true }, { "poor-tree", true },
+        { "eagle-chain-rejection", false, TreeVerification.Coupled }, { "eagle-tree", false, TreeVerification.ChildrenFirst },
+        { "poor-chain-rejection", false, TreeVerification.Coupled }, { "poor-tree", false, TreeVerification.ChildrenFirst },
+        { "poor-chain-rejection", true, TreeVerification.Coupled }, { "poor-tree", true, TreeVerification.ChildrenFirst },
+        { "poor-tree", false, TreeVerification.Coupled },
     };
 
     [Theory, MemberData(nameof(Cases))]
-    public void Speculative_Sampled_JointOfFirstThreeTokens_MatchesExactTarget(string drafterName, bool truncated)
+    public void Speculative_Sampled_JointOfFirstThreeTokens_MatchesExactTarget(string drafterName, bool truncated, TreeVerification rule)
     {
         using var model = TestModels.Peaked(Config, seed: 41, std: 0.4);
         var options = truncated
@@ -40,7 +42,7 @@ public sealed class SampledDistributionTests
         var strategy = drafterName.EndsWith("tree", StringComparison.Ordinal) ? SpecStrategy.TreeOf(3, 2, 6) : SpecStrategy.ChainOf(3);
         var engine = new RolloutEngine(model, new RolloutEngineOptions
         {
-            Drafter = drafter, Strategy = strategy, MaxRunningBatch = Samples, MaxSequenceLength = 16,
+            Drafter = drafter, Strategy = strategy, MaxRunningBatch = Samples, MaxSequenceLength = 16, TreeVerification = rule,
         });
         var requests = Enumerable.Range(0, Samples).Select(i => new RolloutRequest(i, Prompt, options with { Seed = (ulong)i + 7 })).ToList();
         var result = engine.Generate(requests);
