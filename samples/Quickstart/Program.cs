@@ -1,55 +1,47 @@
-// Quickstart: loads the real TinyStories-656K checkpoint when ../shared/models is present (else builds
-// the tiny preset with random weights) and generates text with plain and speculative decoding.
-// Later issues grow this into the main RL job on the embedded default.
-using System.Diagnostics;
-using TltTrainer.Models;
-using TltTrainer.Rollout;
-using TltTrainer.Speculative;
-using TltTrainer.Tokenization;
+// Quickstart, the main job: RL with TLT on the embedded long-tail task, on this machine's CPU cores.
+//   dotnet run -c Release --project samples/Quickstart -- [--steps N] [--seed S] [--out DIR] [--json FILE] [--tlt on|off] [--compare]
+// Prepares (or reuses from its cache) the embedded target and a warm drafter, then runs RL steps with two
+// rollout workers; with TLT on, speculation is adaptive and idle workers train the drafter online.
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Quickstart;
+using TltTrainer.Tasks;
 using TorchSharp;
 
-torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
-string? modelDir = args.Length > 0 ? args[0] : FindSharedModel("tinystories-656k");
-if (modelDir is null)
+var options = QuickstartOptions.Parse(args);
+Console.WriteLine($"TltTrainer Quickstart: {options.Steps} RL steps, seed {options.Seed}, output {Path.GetFullPath(options.OutputDirectory)}");
+Directory.CreateDirectory(options.OutputDirectory);
+torch.set_num_threads(Environment.ProcessorCount);
+
+using var target = EmbeddedTarget.LoadOrTrain(progress: new Progress<EmbeddedTargetProgress>(p =>
 {
-    Console.WriteLine("No checkpoint given and ../shared/models/tinystories-656k not found: using the tiny preset with random weights.");
-    using var tiny = new CausalLM(TransformerPresets.Tiny, seed: 1);
-    var tokens = new RolloutEngine(tiny).Generate(new[] { new RolloutRequest(0, new[] { 1, 2, 3 }, SamplingOptions.Greedy(20)) }).Trajectories[0].ResponseTokens;
-    Console.WriteLine($"Generated ids: {string.Join(' ', tokens)}");
-    return;
-}
+    if (p.Step % 60 == 0 && p.Phase == EmbeddedTargetPhase.Training) Console.WriteLine($"  training embedded target: step {p.Step}/{p.Steps}, loss {p.Loss:F3}");
+}));
+Console.WriteLine(target.FromCache ? $"Embedded target loaded from {target.CachePath}" : $"Embedded target trained and cached at {target.CachePath}");
+using var warmDrafter = EmbeddedDrafter.LoadOrTrain(target, progress: new Progress<string>(m => Console.WriteLine($"  {m}")));
 
-Console.WriteLine($"Loading {modelDir}");
-using var model = HfCheckpoint.Load(modelDir);
-var tokenizer = TokenizerLoader.FromDirectory(modelDir, new TokenizerLoadOptions { EncodeDefaults = new EncodeOptions { AddBos = true, AddPrefixSpace = false } });
-var stop = new HashSet<int> { tokenizer.EosId ?? 2 };
-string[] prompts = { "Once upon a time,", "Tom had a red ball.", "The little cat was sad because" };
-var requests = prompts.Select((p, i) => new RolloutRequest(i, tokenizer.Encode(p), SamplingOptions.Greedy(80, stop))).ToList();
+var runs = new JsonObject();
+RunSummary? off = null, on = null;
+if (options.Compare || !options.Tlt) off = QuickstartRun.Run(target, warmDrafter, options, tlt: false);
+if (options.Compare || options.Tlt) on = QuickstartRun.Run(target, warmDrafter, options, tlt: true);
 
-var clock = Stopwatch.StartNew();
-var plain = new RolloutEngine(model).Generate(requests);
-double plainSeconds = clock.Elapsed.TotalSeconds;
-using var ngram = new NGramDrafter();
-clock.Restart();
-var spec = new RolloutEngine(model, new RolloutEngineOptions { Drafter = ngram, Strategy = SpecStrategy.ChainOf(4) }).Generate(requests);
-double specSeconds = clock.Elapsed.TotalSeconds;
-
-for (int i = 0; i < prompts.Length; i++)
+var report = new JsonObject();
+var main = on ?? off!;
+report["steps"] = JsonNode.Parse(JsonSerializer.Serialize(main.Steps));
+report["summary"] = main.ToJson();
+if (off is not null && on is not null)
 {
-    Console.WriteLine();
-    Console.WriteLine($"> {prompts[i]}{tokenizer.Decode(plain.Trajectories[i].ResponseTokens, skipSpecialTokens: true)}");
+    report["off"] = off.ToJson();
+    report["on"] = on.ToJson();
+    report["speedup_end_to_end"] = Math.Round(off.StepTimeMean / on.StepTimeMean, 3);
+    report["rollout_speedup"] = Math.Round(off.RolloutTimeMean / on.RolloutTimeMean, 3);
+    report["accept_len_by_step"] = new JsonArray(on.Steps.Select(s => (JsonNode)Math.Round(s.AcceptLength, 3)).ToArray());
+    report["idle_used_fraction"] = Math.Round(on.IdleUsedFraction, 3);
+    report["drafter_critical_path_share"] = Math.Round(on.DrafterCriticalPathShare, 4);
+    report["reward_curve_gap"] = Math.Round(off.Steps.Zip(on.Steps).Max(p => Math.Abs(p.First.RewardMean - p.Second.RewardMean)), 4);
+    Console.WriteLine($"End-to-end step speedup TLT on vs off: {report["speedup_end_to_end"]}x, rollout {report["rollout_speedup"]}x");
 }
-bool identical = plain.Trajectories.Zip(spec.Trajectories).All(p => p.First.ResponseTokens.SequenceEqual(p.Second.ResponseTokens));
-Console.WriteLine();
-Console.WriteLine($"plain: {plain.Metrics.GeneratedTokens} tokens in {plainSeconds:F2}s; n-gram speculative: identical={identical}, "
-    + $"mean accepted length {spec.Metrics.MeanAcceptLength:F2}, {specSeconds:F2}s");
-
-static string? FindSharedModel(string name)
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-    {
-        var candidate = Path.Combine(dir.FullName, "shared", "models", name);
-        if (Directory.Exists(candidate)) return candidate;
-    }
-    return null;
-}
+var text = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+File.WriteAllText(Path.Combine(options.OutputDirectory, "summary.json"), text);
+if (options.JsonPath is not null) File.WriteAllText(options.JsonPath, text);
+Console.WriteLine($"Report: {Path.GetFullPath(Path.Combine(options.OutputDirectory, "summary.json"))}");

@@ -16,24 +16,29 @@ public sealed record OnlineDrafter(HiddenStateBuffer Buffer, IdleComputeSchedule
     /// <param name="Idle">Idle and training worker-seconds.</param>
     /// <param name="Fresh">Drafter loss and top-1 on windows of the newest steps (the tail's training may have seen some of them).</param>
     /// <param name="VersionUsed">Drafter version published before this rollout (what it served at the start).</param>
-    public sealed record PhaseStats(IdleComputeStats Idle, DrafterStepResult? Fresh, long VersionUsed);
+    /// <param name="CriticalSeconds">Seconds the RL step's own thread spent in these hooks (drafter work on the critical path).</param>
+    public sealed record PhaseStats(IdleComputeStats Idle, DrafterStepResult? Fresh, long VersionUsed, double CriticalSeconds);
 
     private long _versionAtStart;
+    private double _beforeSeconds;
 
     /// <summary>Call before the rollout of RL step <paramref name="step"/>.</summary>
     public void BeforeRollout(int step)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         Buffer.CurrentStep = step;
         _versionAtStart = Training.Publish();
         Scheduler.BeginRollout();
+        _beforeSeconds = clock.Elapsed.TotalSeconds;
     }
 
     /// <summary>Call when the rollout has ended: stops training (waits for the running step) and publishes.</summary>
     public PhaseStats AfterRollout()
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var idle = Scheduler.BeginUpdate();
         Buffer.Commit();
         var fresh = Training.EvaluateRecent();
-        return new PhaseStats(idle, fresh, _versionAtStart);
+        return new PhaseStats(idle, fresh, _versionAtStart, _beforeSeconds + clock.Elapsed.TotalSeconds);
     }
 }

@@ -110,7 +110,7 @@ public sealed partial class RlTrainer : IDisposable
             {
                 IdleWorkerSeconds = tlt.Idle.IdleWorkerSeconds, DrafterTrainSeconds = tlt.Idle.TrainingWorkerSeconds,
                 DrafterLoss = tlt.Fresh?.Loss, DrafterTop1 = tlt.Fresh?.Top1Accuracy, DrafterVersion = tlt.VersionUsed,
-                DrafterSteps = tlt.Idle.Steps, HandBackSeconds = tlt.Idle.MaxHandBackSeconds,
+                DrafterSteps = tlt.Idle.Steps, HandBackSeconds = tlt.Idle.MaxHandBackSeconds, DrafterCriticalSeconds = tlt.CriticalSeconds,
             };
         }
         _sink?.Write(metrics);

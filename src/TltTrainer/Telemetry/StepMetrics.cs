@@ -91,6 +91,9 @@ public sealed record StepMetrics
     /// <summary>Longest time the scheduler took to hand a worker back (seconds).</summary>
     [JsonPropertyName("idle/hand_back_s")] public double? HandBackSeconds { get; init; }
 
+    /// <summary>Seconds of drafter work on the step's critical path (stopping training, publishing, committing, evaluating).</summary>
+    [JsonPropertyName("drafter/critical_s")] public double? DrafterCriticalSeconds { get; init; }
+
     /// <summary>Drafter training loss this step.</summary>
     [JsonPropertyName("drafter/loss")] public double? DrafterLoss { get; init; }
 

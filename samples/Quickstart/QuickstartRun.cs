@@ -1,0 +1,108 @@
+using System.Text.Json.Nodes;
+using TltTrainer.Drafting;
+using TltTrainer.Models;
+using TltTrainer.Rl;
+using TltTrainer.Rollout;
+using TltTrainer.Speculative;
+using TltTrainer.Tasks;
+using TltTrainer.Telemetry;
+
+namespace Quickstart;
+
+/// <summary>What one run produced.</summary>
+internal sealed record RunSummary(string Name, IReadOnlyList<StepMetrics> Steps)
+{
+    public double StepTimeMean => Steps.Average(s => s.StepSeconds);
+    public double RolloutTimeMean => Steps.Average(s => s.RolloutSeconds);
+    public double IdleUsedFraction => Steps.Sum(s => s.IdleWorkerSeconds ?? 0) is var idle and > 0 ? Steps.Sum(s => s.DrafterTrainSeconds ?? 0) / idle : 0;
+    public double DrafterCriticalPathShare => Steps.Sum(s => s.DrafterCriticalSeconds ?? 0) / Steps.Sum(s => s.StepSeconds);
+
+    public JsonObject ToJson() => new()
+    {
+        ["reward_first"] = Math.Round(Steps[0].RewardMean, 4),
+        ["reward_last"] = Math.Round(Steps[^1].RewardMean, 4),
+        ["step_time_mean_s"] = Math.Round(StepTimeMean, 3),
+        ["rollout_time_mean_s"] = Math.Round(RolloutTimeMean, 3),
+        ["rollout_share"] = Math.Round(Steps.Sum(s => s.RolloutSeconds) / Steps.Sum(s => s.StepSeconds), 4),
+        ["accept_len_mean"] = Math.Round(Steps.Average(s => s.AcceptLength), 3),
+    };
+}
+
+/// <summary>One RL run on the embedded task, TLT on or off.</summary>
+internal static class QuickstartRun
+{
+    private const int Workers = 2;
+
+    public static RunSummary Run(EmbeddedTarget target, EagleDraftModel warmDrafter, QuickstartOptions options, bool tlt)
+    {
+        string name = tlt ? "on" : "off";
+        Console.WriteLine($"RL with TLT {name}:");
+        var config = target.Model.Config;
+        using var policy = new CausalLM(config);
+        using (TorchSharp.torch.no_grad())
+            foreach (var (key, p) in policy.named_parameters()) p.copy_(target.Model.state_dict()[key]);
+        var tokenizer = ChainArithmeticTextTokenizer.Instance;
+        var stop = new HashSet<int> { tokenizer.EosId!.Value };
+
+        using var publisher = new DrafterPublisher();
+        using var trainingDrafter = Copy(warmDrafter, config);
+        using var buffer = new HiddenStateBuffer(new HiddenStateBufferOptions(WindowTokens: 512, MaxBytes: 64L << 20));
+        using var online = new OnlineDrafterTraining(policy, trainingDrafter, buffer, publisher);
+        using var scheduler = new IdleComputeScheduler(Workers, online);
+        var disposables = new List<IDisposable>();
+        var engines = Enumerable.Range(0, Workers).Select(w =>
+        {
+            if (!tlt) return new RolloutEngine(policy, new RolloutEngineOptions { MaxRunningBatch = 64, MaxSequenceLength = 640 });
+            var serving = Copy(warmDrafter, config);
+            var eagle = new EagleDrafter(policy, serving, publisher);
+            var ngram = new NGramDrafter();
+            disposables.AddRange(new IDisposable[] { serving, eagle, ngram });
+            var adaptive = new AdaptiveSpeculation(new AdaptiveSpeculationOptions
+            {
+                Arms = new[]
+                {
+                    SpeculationArm.None, SpeculationArm.Of(eagle, SpecStrategy.ChainOf(6, sample: false)),
+                    SpeculationArm.Of(eagle, SpecStrategy.TreeOf(6, 3, 16)), SpeculationArm.Of(ngram, SpecStrategy.ChainOf(4)),
+                },
+                BatchThreshold = 16, Patience = 5, Seed = w,
+            });
+            return new RolloutEngine(policy, new RolloutEngineOptions { MaxRunningBatch = 64, MaxSequenceLength = 640, Adaptive = adaptive, HiddenStateSink = buffer });
+        }).ToList();
+        var rollout = new ParallelRollout(engines, threadsPerWorker: Math.Max(1, Environment.ProcessorCount / Workers)) { IdleListener = tlt ? scheduler : null };
+
+        var task = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed });
+        var prompts = task.Sample(4096).Select(e => new PromptExample(e.Prompt, e.Answer)).ToList();
+        Directory.CreateDirectory(options.OutputDirectory);
+        using var sink = new JsonlMetricsSink(Path.Combine(options.OutputDirectory, $"metrics-{name}.jsonl"));
+        using var trainer = new RlTrainer(policy, tokenizer, rollout,
+            new RewardComposer(new[] { new WeightedReward(new ExactAnswerReward(ChainArithmeticTask.ExtractAnswer)) }),
+            new PromptSampler(prompts, options.Seed), new RlTrainerOptions
+            {
+                PromptsPerStep = 16, GroupSize = 4, MicroBatchSize = 32, LearningRate = 3e-4, Seed = options.Seed,
+                Sampling = new SamplingOptions { Temperature = 1.0, MaxNewTokens = 560, StopTokens = stop },
+            }, sink: sink)
+        {
+            AccuracyCheck = (response, answer) => answer is not null && ChainArithmeticTask.IsCorrect(response, answer),
+            Tlt = tlt ? new OnlineDrafter(buffer, scheduler, online) : null,
+            Drafter = tlt ? trainingDrafter : null,
+        };
+        var steps = new List<StepMetrics>();
+        for (int s = 0; s < options.Steps; s++)
+        {
+            var m = trainer.RunStep();
+            steps.Add(m);
+            Console.WriteLine($"  step {m.Step,3}: reward {m.RewardMean:F3}, len p50/max {m.ResponseLengthP50:F0}/{m.ResponseLengthMax}, "
+                + $"accept {m.AcceptLength:F2}, step {m.StepSeconds:F2}s (rollout {m.RolloutSeconds:F2}s)"
+                + (tlt ? $", drafter v{m.DrafterVersion} {m.DrafterSteps} idle steps" : ""));
+        }
+        foreach (var d in disposables) d.Dispose();
+        return new RunSummary(name, steps);
+    }
+
+    private static EagleDraftModel Copy(EagleDraftModel source, TransformerConfig config)
+    {
+        var copy = new EagleDraftModel(config);
+        copy.CopyFrom(source.state_dict(), "warm drafter");
+        return copy;
+    }
+}
