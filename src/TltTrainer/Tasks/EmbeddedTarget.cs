@@ -80,8 +80,9 @@ public sealed class EmbeddedTarget : IDisposable
         Path.Combine(options.CacheDirectory ?? DefaultCacheDirectory(), $"embedded-target-{CacheKey(options)[..16]}.pt");
 
     /// <summary>
-    /// Loads the cached weights of <paramref name="options"/>, or trains them (on this thread, about two minutes
-    /// on two CPU cores with the defaults) and caches them.
+    /// Loads the cached weights of <paramref name="options"/> (about a second), or trains them on this thread and
+    /// caches them: with the defaults about 2.5 minutes on two otherwise idle CPU cores, several times longer
+    /// when other processes compete for the cores (see <see cref="EmbeddedTargetOptions.Threads"/>).
     /// </summary>
     /// <param name="options">Recipe; default <see cref="EmbeddedTargetOptions"/>.</param>
     /// <param name="progress">Receives loading, per-step training and saving reports.</param>
@@ -124,7 +125,9 @@ public sealed class EmbeddedTarget : IDisposable
     }
 
     /// <summary>Greedy exact-answer accuracy of <see cref="Model"/> on <paramref name="examples"/>, by term-count bucket.</summary>
-    /// <inheritdoc cref="TaskEvaluator.Evaluate" path="/param"/>
+    /// <param name="examples">Examples to answer.</param>
+    /// <param name="batchSize">Prompts decoded together.</param>
+    /// <param name="cancellationToken">Checked between decode steps.</param>
     public TaskEvaluation Evaluate(IReadOnlyList<TaskExample> examples, int batchSize = 64, CancellationToken cancellationToken = default) =>
         TaskEvaluator.Evaluate(Model, examples, batchSize, cancellationToken: cancellationToken);
 
