@@ -48,10 +48,12 @@ public sealed class ChainArithmeticTextTokenizer : ITextTokenizer
     }
 
     /// <inheritdoc />
-    public string Decode(IEnumerable<int> ids) => _inner.Decode(ids);
+    /// <remarks>The model's vocabulary (32) is larger than the task's (18): ids the task lacks decode as U+FFFD, which no answer contains.</remarks>
+    public string Decode(IEnumerable<int> ids) =>
+        string.Concat(ids.Select(id => id >= 0 && id < VocabularySize ? _inner.Decode(new[] { id }) : "\uFFFD"));
 
     /// <inheritdoc />
-    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens) => _inner.Decode(ids);
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens) => Decode(ids);
 
     /// <inheritdoc />
     public string? GetToken(int id) => id < 0 || id >= VocabularySize ? null : id < 3 ? SpecialNames[id] : Alphabet[id - 3].ToString();

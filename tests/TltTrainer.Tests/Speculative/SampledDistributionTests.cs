@@ -19,7 +19,6 @@ public sealed class SampledDistributionTests
     public static TheoryData<string, bool, TreeVerification> Cases() => new()
     {
         { "eagle-chain-rejection", false, TreeVerification.Coupled }, { "eagle-tree", false, TreeVerification.ChildrenFirst },
-        { "poor-chain-rejection", false, TreeVerification.Coupled }, { "poor-tree", false, TreeVerification.ChildrenFirst },
         { "poor-chain-rejection", true, TreeVerification.Coupled }, { "poor-tree", true, TreeVerification.ChildrenFirst },
         { "poor-tree", false, TreeVerification.Coupled },
     };
