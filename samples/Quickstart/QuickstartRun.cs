@@ -95,6 +95,11 @@ internal static class QuickstartRun
                 + $"accept {m.AcceptLength:F2}, step {m.StepSeconds:F2}s (rollout {m.RolloutSeconds:F2}s)"
                 + (tlt ? $", drafter v{m.DrafterVersion} {m.DrafterSteps} idle steps" : ""));
         }
+        // Show what the trained policy writes (greedy) for a few fresh prompts.
+        var shown = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed + 1000, MaxTerms = 6 }).Sample(3);
+        var answers = new RolloutEngine(policy).Generate(shown.Select((e, i) => new RolloutRequest(i, tokenizer.Encode(e.Prompt), SamplingOptions.Greedy(200, stop))).ToList());
+        for (int i = 0; i < shown.Count; i++)
+            Console.WriteLine($"  {shown[i].Prompt}{tokenizer.Decode(answers.Trajectories[i].ResponseTokens)}   (expected {shown[i].Answer})");
         foreach (var d in disposables) d.Dispose();
         return new RunSummary(name, steps);
     }

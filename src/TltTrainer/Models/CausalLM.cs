@@ -39,10 +39,25 @@ public sealed class CausalLM : nn.Module
     public Tensor LmHeadWeight => lm_head?.weight ?? model.embed_tokens.weight!;
 
     /// <summary>Dtype of the weights.</summary>
-    public ScalarType DType => EmbeddingWeight.dtype;
+    /// <remarks>Reading a parameter makes a new tensor handle; the scope frees it at once, so this is safe outside any scope.</remarks>
+    public ScalarType DType
+    {
+        get
+        {
+            using var scope = NewDisposeScope();
+            return model.embed_tokens.weight!.dtype;
+        }
+    }
 
     /// <summary>Device of the weights.</summary>
-    public Device Device => EmbeddingWeight.device;
+    public Device Device
+    {
+        get
+        {
+            using var scope = NewDisposeScope();
+            return model.embed_tokens.weight!.device;
+        }
+    }
 
     /// <summary>Token embeddings <c>[B, T, H]</c> of ids <c>[B, T]</c>.</summary>
     public Tensor Embed(Tensor tokens) => model.embed_tokens.forward(tokens);
