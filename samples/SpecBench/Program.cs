@@ -30,6 +30,16 @@ using (var model = new CausalLM(TransformerPresets.EmbeddedDefault, seed: 1))
 }
 report["decode"] = decode;
 
+Console.WriteLine("Speculative vs plain on the embedded default (temperature 1, same seeds):");
+using (var target = TltTrainer.Tasks.EmbeddedTarget.LoadOrTrain())
+using (var drafter = TltTrainer.Tasks.EmbeddedDrafter.LoadOrTrain(target))
+{
+    var (results, identical) = SpeculativeBench.Run(target, drafter, quick);
+    report["greedy_identical"] = identical;
+    report["results"] = results;
+    Console.WriteLine($"greedy speculative output identical to plain: {identical}");
+}
+
 if (jsonPath is not null)
 {
     File.WriteAllText(jsonPath, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
