@@ -52,7 +52,7 @@ internal static class QuickstartRun
         var disposables = new List<IDisposable>();
         var engines = Enumerable.Range(0, Workers).Select(w =>
         {
-            if (!tlt) return new RolloutEngine(policy, new RolloutEngineOptions { MaxRunningBatch = 64, MaxSequenceLength = 640 });
+            if (!tlt) return new RolloutEngine(policy, new RolloutEngineOptions { MaxRunningBatch = 64, MaxSequenceLength = 1024 });
             var serving = Copy(warmDrafter, config);
             var eagle = new EagleDrafter(policy, serving, publisher);
             var ngram = new NGramDrafter();
@@ -66,7 +66,7 @@ internal static class QuickstartRun
                 },
                 BatchThreshold = 16, Patience = 5, Seed = w,
             });
-            return new RolloutEngine(policy, new RolloutEngineOptions { MaxRunningBatch = 64, MaxSequenceLength = 640, Adaptive = adaptive, HiddenStateSink = buffer });
+            return new RolloutEngine(policy, new RolloutEngineOptions { MaxRunningBatch = 64, MaxSequenceLength = 1024, Adaptive = adaptive, HiddenStateSink = buffer });
         }).ToList();
         var rollout = new ParallelRollout(engines, threadsPerWorker: Math.Max(1, Environment.ProcessorCount / Workers)) { IdleListener = tlt ? scheduler : null };
 

@@ -16,13 +16,7 @@ public sealed class CausalLMTreeTests
         int T = parent.Length;
         using var prefix = CausalLMCacheTests.RandomTokens(1, 6, config.VocabSize, 12);
         using var treeTokens = CausalLMCacheTests.RandomTokens(1, T, config.VocabSize, 13);
-        var depth = new long[T];
-        var ancestor = new bool[T * T];
-        for (int j = 0; j < T; j++)
-        {
-            for (int a = j; a >= 0; a = parent[a]) ancestor[j * T + a] = true;
-            depth[j] = parent[j] < 0 ? 0 : depth[parent[j]] + 1;
-        }
+        var (depth, ancestor) = Layout(parent);
 
         using var cache = new KvCache(config, 1, 32, ScalarType.Float32);
         using (model.Forward(prefix, cache)) { }
@@ -52,13 +46,7 @@ public sealed class CausalLMTreeTests
         using var prefix = CausalLMCacheTests.RandomTokens(1, 5, config.VocabSize, 14);
         using var treeTokens = CausalLMCacheTests.RandomTokens(1, T, config.VocabSize, 15);
         using var next = CausalLMCacheTests.RandomTokens(1, 1, config.VocabSize, 16);
-        var depth = new long[T];
-        var ancestor = new bool[T * T];
-        for (int j = 0; j < T; j++)
-        {
-            for (int a = j; a >= 0; a = parent[a]) ancestor[j * T + a] = true;
-            depth[j] = parent[j] < 0 ? 0 : depth[parent[j]] + 1;
-        }
+        var (depth, ancestor) = Layout(parent);
         using var cache = new KvCache(config, 1, 32, ScalarType.Float32);
         using (model.Forward(prefix, cache)) { }
         using var positions = tensor(depth.Select(d => d + 5).ToArray()).view(1, T);
@@ -73,5 +61,19 @@ public sealed class CausalLMTreeTests
         using var chainTokens = cat(new[] { prefix, tensor(new[] { ids[0], ids[2], ids[3] }).view(1, 3), next }, 1);
         using var chain = model.Forward(chainTokens);
         CausalLMCacheTests.AssertClose(chain.Logits!.narrow(1, 8, 1), afterCompact.Logits!);
+    }
+
+    /// <summary>Depth (root children at 0) and the ancestor-or-self relation [T·T] of a tree given by parents.</summary>
+    private static (long[] Depth, bool[] Ancestor) Layout(int[] parent)
+    {
+        int T = parent.Length;
+        var depth = new long[T];
+        var ancestor = new bool[T * T];
+        for (int j = 0; j < T; j++)
+        {
+            for (int a = j; a >= 0; a = parent[a]) ancestor[j * T + a] = true;
+            depth[j] = parent[j] < 0 ? 0 : depth[parent[j]] + 1;
+        }
+        return (depth, ancestor);
     }
 }
