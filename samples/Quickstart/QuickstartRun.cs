@@ -78,7 +78,7 @@ internal static class QuickstartRun
             new RewardComposer(new[] { new WeightedReward(new ExactAnswerReward(ChainArithmeticTask.ExtractAnswer)) }),
             new PromptSampler(prompts, options.Seed), new RlTrainerOptions
             {
-                PromptsPerStep = 16, GroupSize = 4, MicroBatchSize = 32, LearningRate = 3e-4, Seed = options.Seed,
+                PromptsPerStep = 16, GroupSize = 4, MicroBatchSize = 32, LearningRate = 3e-5, Seed = options.Seed,
                 Sampling = new SamplingOptions { Temperature = 1.0, MaxNewTokens = 560, StopTokens = stop },
             }, sink: sink)
         {
