@@ -64,21 +64,9 @@ public sealed class SafeTensorsHeader
 
     private static SafeTensorsHeader Parse(byte[] json, string path, long dataStart, long dataLength)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json);
-        }
-        catch (JsonException e)
-        {
-            throw new SafeTensorsFormatException(path, null, $"header is not valid JSON: {e.Message}", e);
-        }
-
-        using (document)
+        using (var document = SafeTensorsJson.ParseObject(json, path, "header"))
         {
             JsonElement root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new SafeTensorsFormatException(path, null, $"header must be a JSON object, found {root.ValueKind}");
 
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var infos = new List<SafeTensorInfo>();

@@ -21,21 +21,9 @@ public sealed record SafeTensorsIndex(IReadOnlyDictionary<string, string> Metada
     public static SafeTensorsIndex Read(string path)
     {
         byte[] json = File.ReadAllBytes(path);
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json);
-        }
-        catch (JsonException e)
-        {
-            throw new SafeTensorsFormatException(path, null, $"index is not valid JSON: {e.Message}", e);
-        }
-
-        using (document)
+        using (var document = SafeTensorsJson.ParseObject(json, path, "index"))
         {
             JsonElement root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new SafeTensorsFormatException(path, null, $"index must be a JSON object, found {root.ValueKind}");
 
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
             if (root.TryGetProperty("metadata", out JsonElement meta) && meta.ValueKind != JsonValueKind.Null)
