@@ -28,21 +28,24 @@ internal sealed class PolicyUpdate
 
     public int OptimizerSteps { get; set; }
 
-    /// <summary>Log-probs <c>[N, R]</c> of every sequence under <paramref name="model"/>, computed in micro-batches without grad (rows padded to the batch's R).</summary>
+    /// <summary>Log-probs <c>[N, R]</c> of every sequence under <paramref name="model"/>, computed in length-sorted micro-batches without grad (rows padded to the batch's R).</summary>
     public Tensor ScoreAll(CausalLM model, RlBatch batch)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         int width = batch.Responses.Max(r => r.Length);
-        var parts = new List<Tensor>();
-        for (int start = 0; start < batch.Count; start += _options.MicroBatchSize)
+        var result = zeros(batch.Count, width, device: model.Device);
+        foreach (var micro in Plan(Enumerable.Range(0, batch.Count).ToArray(), batch))
         {
-            var idx = Enumerable.Range(start, Math.Min(_options.MicroBatchSize, batch.Count - start));
-            using var scored = PolicyScorer.Score(model, batch.Pairs(idx), _options.Sampling.Temperature);
-            parts.Add(nn.functional.pad(scored.LogProbs, new long[] { 0, width - scored.LogProbs.shape[1] }));
+            using var scored = PolicyScorer.Score(model, batch.Pairs(micro), _options.Sampling.Temperature);
+            var rows = nn.functional.pad(scored.LogProbs, new long[] { 0, width - scored.LogProbs.shape[1] });
+            result.index_copy_(0, tensor(micro.Select(i => (long)i).ToArray(), device: model.Device), rows);
         }
-        return cat(parts, 0).MoveToOuterDisposeScope();
+        return result.MoveToOuterDisposeScope();
     }
+
+    private IReadOnlyList<int[]> Plan(IReadOnlyList<int> indices, RlBatch batch) =>
+        MicroBatchPlan.Plan(indices, i => batch.Prompts[i].Length + batch.Responses[i].Length, _options.MicroBatchSize, _options.MicroBatchTokens);
 
     public UpdateStats Run(RlBatch batch, Tensor oldLogProbs, Tensor? refLogProbs, int rlStep)
     {
@@ -60,15 +63,14 @@ internal sealed class PolicyUpdate
                 _optimizer.zero_grad();
                 double miniTokens = mini.Sum(i => batch.Responses[i].Length), miniLoss = 0, miniKl = 0;
                 double normalizer = _options.ConstantNormalizer ?? _options.Sampling.MaxNewTokens;
-                for (int start = 0; start < mini.Length; start += _options.MicroBatchSize)
+                foreach (var micro in Plan(mini, batch))
                 {
                     using var scope = NewDisposeScope();
-                    var micro = mini.Skip(start).Take(_options.MicroBatchSize).ToArray();
                     using var scored = PolicyScorer.Score(_policy, batch.Pairs(micro), _options.Sampling.Temperature, withEntropy: true);
                     long width = scored.LogProbs.shape[1];
-                    var index = tensor(micro.Select(i => (long)i).ToArray());
+                    var index = tensor(micro.Select(i => (long)i).ToArray(), device: oldLogProbs.device);
                     var old = oldLogProbs.index_select(0, index).narrow(1, 0, width);
-                    var adv = tensor(micro.Select(i => (float)batch.Advantages[i]).ToArray());
+                    var adv = tensor(micro.Select(i => (float)batch.Advantages[i]).ToArray(), device: oldLogProbs.device);
                     var policyLoss = _options.Objective.Compute(scored.LogProbs, old, adv, scored.Mask);
                     var loss = LossAggregator.Aggregate(policyLoss.PerToken, scored.Mask, _options.Aggregation, miniTokens, mini.Length, normalizer);
                     if (refLogProbs is not null && _options.KlCoefficient > 0)

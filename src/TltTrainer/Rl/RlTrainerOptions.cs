@@ -43,6 +43,12 @@ public sealed record RlTrainerOptions
     /// <summary>Sequences per forward/backward (gradient accumulation within a mini-batch). Default 16.</summary>
     public int MicroBatchSize { get; init; } = 16;
 
+    /// <summary>
+    /// Padded tokens (sequences × longest sequence) per forward/backward; micro-batches are cut from
+    /// length-sorted sequences under this budget and <see cref="MicroBatchSize"/>. 0 = no budget. Default 8192.
+    /// </summary>
+    public int MicroBatchTokens { get; init; } = 8192;
+
     /// <summary>Peak learning rate. Default 1e-5.</summary>
     public double LearningRate { get; init; } = 1e-5;
 
@@ -118,6 +124,7 @@ public sealed record RlTrainerOptions
         Require(PpoEpochs >= 1, nameof(PpoEpochs), PpoEpochs, "must be ≥ 1");
         Require(MiniBatchesPerEpoch >= 1, nameof(MiniBatchesPerEpoch), MiniBatchesPerEpoch, "must be ≥ 1");
         Require(MicroBatchSize >= 1, nameof(MicroBatchSize), MicroBatchSize, "must be ≥ 1");
+        Require(MicroBatchTokens >= 0, nameof(MicroBatchTokens), MicroBatchTokens, "must be ≥ 0 (0 = no budget)");
         Require(LearningRate > 0, nameof(LearningRate), LearningRate, "must be > 0");
         Require(WarmupSteps >= 0, nameof(WarmupSteps), WarmupSteps, "must be ≥ 0");
         Require(TotalSteps >= 1, nameof(TotalSteps), TotalSteps, "must be ≥ 1");

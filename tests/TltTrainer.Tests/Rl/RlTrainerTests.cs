@@ -91,6 +91,31 @@ public sealed class RlTrainerTests
     }
 
     [Fact]
+    public void RunStep_MicroBatchCut_DoesNotChangeTheUpdate()
+    {
+        // One sequence per micro-batch vs. the whole mini-batch in one forward: batch-wide loss
+        // denominators make them the same gradient, so the weights after a step agree to float rounding.
+        using var dir = new TempDirectory();
+        float[] Params(RlTrainerOptions options)
+        {
+            var (model, trainer) = Create(dir, options);
+            using (model)
+            using (trainer)
+            {
+                trainer.RunStep();
+                return Flatten(model);
+            }
+        }
+        var single = Params(Options with { MicroBatchSize = 1, MicroBatchTokens = 0 });
+        var whole = Params(Options with { MicroBatchSize = 64, MicroBatchTokens = 0 });
+        var budgeted = Params(Options with { MicroBatchSize = 64, MicroBatchTokens = 40 });
+        Assert.Equal(single.Length, whole.Length);
+        double worst = single.Zip(whole).Max(p => Math.Abs(p.First - p.Second));
+        double worstBudget = single.Zip(budgeted).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(worst < 1e-5 && worstBudget < 1e-5, $"parameters differ by {worst} (whole) / {worstBudget} (token budget)");
+    }
+
+    [Fact]
     public void RunStep_RewardThrows_ErrorNamesTheSample()
     {
         using var dir = new TempDirectory();
