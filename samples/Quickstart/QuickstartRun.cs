@@ -31,9 +31,7 @@ internal sealed record RunSummary(string Name, IReadOnlyList<StepMetrics> Steps)
 /// <summary>One RL run on the embedded task, TLT on or off.</summary>
 internal static class QuickstartRun
 {
-    private const int Workers = 2;
-
-    public static RunSummary Run(EmbeddedTarget target, EagleDraftModel warmDrafter, QuickstartOptions options, bool tlt)
+        public static RunSummary Run(EmbeddedTarget target, EagleDraftModel warmDrafter, QuickstartOptions options, bool tlt)
     {
         string name = tlt ? "on" : "off";
         Console.WriteLine($"RL with TLT {name}:");
@@ -48,9 +46,9 @@ internal static class QuickstartRun
         using var trainingDrafter = Copy(warmDrafter, config);
         using var buffer = new HiddenStateBuffer(new HiddenStateBufferOptions(WindowTokens: 512, MaxBytes: 64L << 20));
         using var online = new OnlineDrafterTraining(policy, trainingDrafter, buffer, publisher);
-        using var scheduler = new IdleComputeScheduler(Workers, online);
+        using var scheduler = new IdleComputeScheduler(options.Workers, online);
         var disposables = new List<IDisposable>();
-        var engines = Enumerable.Range(0, Workers).Select(w =>
+        var engines = Enumerable.Range(0, options.Workers).Select(w =>
         {
             if (!tlt) return new RolloutEngine(policy, new RolloutEngineOptions { MaxRunningBatch = 64, MaxSequenceLength = 1024 });
             var serving = Copy(warmDrafter, config);
@@ -68,7 +66,7 @@ internal static class QuickstartRun
             });
             return new RolloutEngine(policy, new RolloutEngineOptions { MaxRunningBatch = 64, MaxSequenceLength = 1024, Adaptive = adaptive, HiddenStateSink = buffer });
         }).ToList();
-        var rollout = new ParallelRollout(engines, threadsPerWorker: Math.Max(1, Environment.ProcessorCount / Workers)) { IdleListener = tlt ? scheduler : null };
+        var rollout = new ParallelRollout(engines, threadsPerWorker: Math.Max(1, Environment.ProcessorCount / options.Workers)) { IdleListener = tlt ? scheduler : null };
 
         var task = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed });
         var prompts = task.Sample(4096).Select(e => new PromptExample(e.Prompt, e.Answer)).ToList();
@@ -78,8 +76,8 @@ internal static class QuickstartRun
             new RewardComposer(new[] { new WeightedReward(new ExactAnswerReward(ChainArithmeticTask.ExtractAnswer)) }),
             new PromptSampler(prompts, options.Seed), new RlTrainerOptions
             {
-                PromptsPerStep = 16, GroupSize = 4, MicroBatchSize = 32, LearningRate = 3e-5, Seed = options.Seed,
-                Sampling = new SamplingOptions { Temperature = 1.0, MaxNewTokens = 560, StopTokens = stop },
+                PromptsPerStep = options.PromptsPerStep, GroupSize = options.GroupSize, MicroBatchSize = 32, LearningRate = options.LearningRate, Seed = options.Seed,
+                Sampling = new SamplingOptions { Temperature = options.Temperature, MaxNewTokens = options.MaxNewTokens, StopTokens = stop },
             }, sink: sink)
         {
             AccuracyCheck = (response, answer) => answer is not null && ChainArithmeticTask.IsCorrect(response, answer),
@@ -91,8 +89,8 @@ internal static class QuickstartRun
         {
             var m = trainer.RunStep();
             steps.Add(m);
-            Console.WriteLine($"  step {m.Step,3}: reward {m.RewardMean:F3}, len p50/max {m.ResponseLengthP50:F0}/{m.ResponseLengthMax}, "
-                + $"accept {m.AcceptLength:F2}, step {m.StepSeconds:F2}s (rollout {m.RolloutSeconds:F2}s)"
+            Console.WriteLine($"  step {m.Step,3}: reward {m.RewardMean:F3}, acc {m.Accuracy:F3}, len p50/max {m.ResponseLengthP50:F0}/{m.ResponseLengthMax}, "
+                + $"accept {m.AcceptLength:F2}, step {m.StepSeconds:F2}s (rollout {m.RolloutSeconds:F2}s, old {m.OldLogProbSeconds:F2}s, update {m.UpdateSeconds:F2}s)"
                 + (tlt ? $", drafter v{m.DrafterVersion} {m.DrafterSteps} idle steps" : ""));
         }
         // Show what the trained policy writes (greedy) for a few fresh prompts.
