@@ -47,8 +47,22 @@ internal sealed class PolicyUpdate
     private IReadOnlyList<int[]> Plan(IReadOnlyList<int> indices, RlBatch batch) =>
         MicroBatchPlan.Plan(indices, i => batch.Prompts[i].Length + batch.Responses[i].Length, _options.MicroBatchSize, _options.MicroBatchTokens);
 
-    public UpdateStats Run(RlBatch batch, Tensor oldLogProbs, Tensor? refLogProbs, int rlStep)
+    /// <summary>
+    /// True when the update makes a single pass (one epoch, one mini-batch): the policy is still the
+    /// rollout policy when each token is scored, so the old log-probs are the update forward's own values,
+    /// detached, and the separate old-log-prob forward can be skipped (ratio exactly 1).
+    /// </summary>
+    public bool SinglePass => _options.PpoEpochs == 1 && _options.MiniBatchesPerEpoch == 1;
+
+    /// <summary>Runs the PPO epochs.</summary>
+    /// <param name="batch">The step's data.</param>
+    /// <param name="oldLogProbs">Old log-probs <c>[N, R]</c>, or null in a <see cref="SinglePass"/> update (taken from the update forward).</param>
+    /// <param name="refLogProbs">Reference log-probs for the KL term, or null.</param>
+    /// <param name="rlStep">RL step (seeds the mini-batch shuffle).</param>
+    /// <param name="scoredOut">When not null, <c>[N, R]</c> receives the first epoch's log-probs (for the on-policy gap check).</param>
+    public UpdateStats Run(RlBatch batch, Tensor? oldLogProbs, Tensor? refLogProbs, int rlStep, Tensor? scoredOut = null)
     {
+        if (oldLogProbs is null && !SinglePass) throw new ArgumentNullException(nameof(oldLogProbs), "old log-probs are required unless the update is a single pass.");
         double lossSum = 0, klSum = 0, clipped = 0, tokens = 0, entropySum = 0, gradSum = 0, lr = 0;
         int steps = 0, skipped = 0;
         var rng = new Random(HashCode.Combine(_options.Seed, rlStep));
@@ -68,9 +82,12 @@ internal sealed class PolicyUpdate
                     using var scope = NewDisposeScope();
                     using var scored = PolicyScorer.Score(_policy, batch.Pairs(micro), _options.Sampling.Temperature, withEntropy: true);
                     long width = scored.LogProbs.shape[1];
-                    var index = tensor(micro.Select(i => (long)i).ToArray(), device: oldLogProbs.device);
-                    var old = oldLogProbs.index_select(0, index).narrow(1, 0, width);
-                    var adv = tensor(micro.Select(i => (float)batch.Advantages[i]).ToArray(), device: oldLogProbs.device);
+                    var device = scored.LogProbs.device;
+                    var index = tensor(micro.Select(i => (long)i).ToArray(), device: device);
+                    var old = oldLogProbs is null ? scored.LogProbs.detach() : oldLogProbs.index_select(0, index).narrow(1, 0, width);
+                    if (epoch == 0 && scoredOut is not null)
+                        using (no_grad()) scoredOut.narrow(1, 0, width).index_copy_(0, index, scored.LogProbs.detach());
+                    var adv = tensor(micro.Select(i => (float)batch.Advantages[i]).ToArray(), device: device);
                     var policyLoss = _options.Objective.Compute(scored.LogProbs, old, adv, scored.Mask);
                     var loss = LossAggregator.Aggregate(policyLoss.PerToken, scored.Mask, _options.Aggregation, miniTokens, mini.Length, normalizer);
                     if (refLogProbs is not null && _options.KlCoefficient > 0)

@@ -92,16 +92,18 @@ public sealed partial class RlTrainer : IDisposable
 
         progress?.Report(new RlProgress(Step, "old_logprob", null));
         var clock = Stopwatch.StartNew();
-        using var old = _update.ScoreAll(_policy, batch.Batch);
+        // A single-pass update scores the old policy in its own forward, so no separate pass is needed.
+        using var old = _update.SinglePass ? null : _update.ScoreAll(_policy, batch.Batch);
         using var reference = _reference is not null && _options.KlCoefficient > 0 ? _update.ScoreAll(_reference, batch.Batch) : null;
-        double gap = LogProbGap(old, batch.RolloutLogProbs);
         double oldSeconds = clock.Elapsed.TotalSeconds;
         cancellationToken.ThrowIfCancellationRequested();
 
         progress?.Report(new RlProgress(Step, "update", null));
         clock.Restart();
-        var stats = _update.Run(batch.Batch, old, reference, Step);
+        using var scored = old is null ? zeros(batch.Batch.Count, batch.Batch.Responses.Max(r => r.Length), device: _policy.Device) : null;
+        var stats = _update.Run(batch.Batch, old, reference, Step, scored);
         double updateSeconds = clock.Elapsed.TotalSeconds;
+        double gap = LogProbGap((old ?? scored)!, batch.RolloutLogProbs);
 
         var metrics = Metrics(batch, rollout, texts, gap, oldSeconds, updateSeconds, stats, stepClock.Elapsed.TotalSeconds);
         if (tlt is not null)
@@ -121,7 +123,8 @@ public sealed partial class RlTrainer : IDisposable
 
     private static double LogProbGap(Tensor trainer, IReadOnlyList<float[]> rollout)
     {
-        var values = trainer.data<float>().ToArray();
+        using var onCpu = trainer.cpu();
+        var values = onCpu.data<float>().ToArray();
         long width = trainer.shape[1];
         double gap = 0;
         for (int i = 0; i < rollout.Count; i++)

@@ -99,7 +99,10 @@ public sealed class RlTrainerTests
         using (model)
         using (trainer)
         {
-            var rewards = Enumerable.Range(0, 11).Select(_ => trainer.RunStep().RewardMean).ToArray();
+            var steps = Enumerable.Range(0, 11).Select(_ => trainer.RunStep()).ToArray();
+            var rewards = steps.Select(m => m.RewardMean).ToArray();
+            // Single-pass update: old log-probs come from the update's own forward; they must still match the rollout's.
+            Assert.All(steps, m => Assert.True(m.LogProbGapMax < 1e-4, $"rollout vs trainer log-prob gap {m.LogProbGapMax}"));
             string curve = string.Join(", ", rewards.Select(r => r.ToString("F3")));
             Console.WriteLine($"letter-share reward per step: {curve}");
             Assert.True(rewards.TakeLast(3).Average() > rewards.Take(3).Average() + 0.1, $"reward did not climb: {curve}");
