@@ -72,6 +72,9 @@ internal sealed class PolicyUpdate
             int perMini = (int)Math.Ceiling(order.Length / (double)_options.MiniBatchesPerEpoch);
             for (int m = 0; m * perMini < order.Length; m++)
             {
+                // Gradient handles made by zero_grad, the clip and the optimizer step die with this scope
+                // (otherwise one per parameter per step stays alive).
+                using var miniScope = NewDisposeScope();
                 var mini = order.Skip(m * perMini).Take(perMini).ToArray();
                 lr = SetLearningRate();
                 _optimizer.zero_grad();

@@ -29,14 +29,28 @@ public static class RlCheckpoint
     /// <summary>File under the root that names the newest complete checkpoint folder.</summary>
     public const string LatestFile = "latest";
 
-    /// <summary>The newest complete checkpoint under <paramref name="root"/>, or null.</summary>
+    /// <summary>
+    /// The newest complete checkpoint under <paramref name="root"/>, or null. The "latest" pointer is
+    /// trusted when it names a complete folder; otherwise (a process killed between the steps of a write,
+    /// or a pointer edited by hand) the newest complete <c>step-NNNNNN</c> folder is used.
+    /// </summary>
     public static string? Latest(string root)
     {
         var pointer = Path.Combine(root, LatestFile);
-        if (!File.Exists(pointer)) return null;
-        var dir = Path.Combine(root, File.ReadAllText(pointer).Trim());
-        return Directory.Exists(dir) ? dir : null;
+        if (File.Exists(pointer))
+        {
+            var named = Path.Combine(root, File.ReadAllText(pointer).Trim());
+            if (IsComplete(named)) return named;
+        }
+        if (!Directory.Exists(root)) return null;
+        return Directory.GetDirectories(root, "step-*")
+            .Where(d => int.TryParse(Path.GetFileName(d).AsSpan(5), out _) && IsComplete(d))
+            .OrderByDescending(d => int.Parse(Path.GetFileName(d).AsSpan(5)))
+            .FirstOrDefault();
     }
+
+    /// <summary>True when <paramref name="dir"/> holds a whole checkpoint (its state file is written last).</summary>
+    public static bool IsComplete(string dir) => File.Exists(Path.Combine(dir, "trainer_state.json"));
 
     internal static string Write(string root, TrainerState state, CausalLM policy, OptimizerHelper optimizer, EagleDraftModel? drafter)
     {
@@ -54,10 +68,13 @@ public static class RlCheckpoint
             });
             drafter?.Save(Path.Combine(temp, "drafter.safetensors"));
             AtomicFile.WriteAllText(Path.Combine(temp, "trainer_state.json"), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
-            if (Directory.Exists(final)) Directory.Delete(final, recursive: true);   // re-saving the same step
+            // Re-saving the same step: move the old folder aside (not delete) so a kill here leaves a whole copy.
+            string? aside = null;
+            if (Directory.Exists(final)) Directory.Move(final, aside = Path.Combine(root, $".{name}.old-{Guid.NewGuid():N}"));
             Directory.Move(temp, final);
             AtomicFile.WriteAllText(Path.Combine(root, LatestFile), name);
-            foreach (var stale in Directory.GetDirectories(root, ".step-*.tmp-*")) TryDelete(stale);
+            if (aside is not null) TryDelete(aside);
+            foreach (var stale in Directory.GetDirectories(root, ".step-*.tmp-*").Concat(Directory.GetDirectories(root, ".step-*.old-*"))) TryDelete(stale);
             return final;
         }
         catch
@@ -70,7 +87,7 @@ public static class RlCheckpoint
     internal static TrainerState Read(string dir, CausalLM policy, OptimizerHelper optimizer, EagleDraftModel? drafter)
     {
         var statePath = Path.Combine(dir, "trainer_state.json");
-        if (!File.Exists(statePath)) throw new FileNotFoundException($"Not a complete checkpoint (no trainer_state.json): {dir}", statePath);
+        if (!IsComplete(dir)) throw new FileNotFoundException($"Not a complete checkpoint (no trainer_state.json): {dir}", statePath);
         var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath))
             ?? throw new InvalidDataException($"{statePath}: empty trainer state.");
         var weights = SafeTensorsCheckpoint.LoadWeights(Path.Combine(dir, "policy"));

@@ -55,6 +55,9 @@ public sealed partial class RlTrainer : IDisposable
     {
         _options = options.Validate();
         if (options.KlCoefficient > 0 && reference is null) throw new ArgumentException("KlCoefficient > 0 needs a reference model.", nameof(reference));
+        if (tokenizer.VocabularySize > policy.Config.VocabSize)
+            throw new ArgumentException($"the tokenizer has {tokenizer.VocabularySize} tokens but the policy's vocabulary has {policy.Config.VocabSize}: "
+                + "they do not belong together (ids past the embedding would fail mid-run).", nameof(tokenizer));
         _policy = policy;
         _reference = reference;
         _tokenizer = tokenizer;

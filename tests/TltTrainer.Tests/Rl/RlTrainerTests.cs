@@ -7,7 +7,7 @@ namespace TltTrainer.Tests.Rl;
 
 public sealed class RlTrainerTests
 {
-    private const string Alphabet = "abcdefghijklmnopqrstuvwxyz";
+    internal const string Alphabet = "abcdefghijklmnopqrstuvwxyz";
 
     /// <summary>Reward: share of the letter 'e' in the response (a signal every group has some variance in).</summary>
     private sealed class LetterShare : IRewardFunction
@@ -24,13 +24,13 @@ public sealed class RlTrainerTests
 
     private static readonly IReadOnlyList<PromptExample> Prompts = Enumerable.Range(0, 12).Select(i => new PromptExample(Alphabet.Substring(i, 3), null)).ToList();
 
-    private static RlTrainerOptions Options => new()
+    internal static RlTrainerOptions Options => new()
     {
         PromptsPerStep = 3, GroupSize = 4, MicroBatchSize = 5, MiniBatchesPerEpoch = 2, PpoEpochs = 2, LearningRate = 1e-3, Seed = 11,
         Sampling = new SamplingOptions { Temperature = 1.0, MaxNewTokens = 12 },
     };
 
-    private static (CausalLM Model, RlTrainer Trainer) Create(TempDirectory dir, RlTrainerOptions options, IRewardFunction? reward = null)
+    internal static (CausalLM Model, RlTrainer Trainer) Create(TempDirectory dir, RlTrainerOptions options, IRewardFunction? reward = null)
     {
         var model = TestModels.Peaked(TransformerPresets.Tiny, seed: 91, std: 0.1);
         var tokenizer = TestTokenizers.CharLevel(Alphabet, dir);
@@ -190,5 +190,5 @@ public sealed class RlTrainerTests
         }
     }
 
-    private static float[] Flatten(CausalLM model) => model.parameters().SelectMany(p => p.detach().data<float>().ToArray()).ToArray();
+    internal static float[] Flatten(CausalLM model) => model.parameters().SelectMany(p => p.detach().data<float>().ToArray()).ToArray();
 }

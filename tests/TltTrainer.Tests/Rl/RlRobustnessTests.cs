@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using TltTrainer.Models;
+using TltTrainer.Rl;
+using TltTrainer.Rollout;
+using TltTrainer.Tests.TestSupport;
+using TorchSharp;
+
+namespace TltTrainer.Tests.Rl;
+
+/// <summary>Faults a long RL run meets: a kill mid-checkpoint, cancellation mid-step, mismatched parts, memory over hundreds of steps.</summary>
+public sealed class RlRobustnessTests
+{
+    [Fact]
+    public void Checkpoint_KilledAtAnyPointOfTheWrite_PreviousStaysLoadableAndResumeWorks()
+    {
+        using var dir = new TempDirectory();
+        var root = Path.Combine(dir.Path, "checkpoints");
+        var (model, trainer) = RlTrainerTests.Create(dir, RlTrainerTests.Options);
+        string first;
+        float[] saved;
+        using (model)
+        using (trainer)
+        {
+            trainer.RunStep();
+            first = trainer.SaveCheckpoint(root);
+            saved = RlTrainerTests.Flatten(model);
+            trainer.RunStep();
+            var second = trainer.SaveCheckpoint(root);
+            // What a kill leaves at each point of writing step 2 (temp folder → rename → pointer):
+            // (a) killed while filling the temp folder: a half temp folder, the pointer still on step 1.
+            Directory.Delete(second, recursive: true);
+            File.WriteAllText(Path.Combine(root, RlCheckpoint.LatestFile), Path.GetFileName(first));
+            var half = Path.Combine(root, ".step-000002.tmp-killed");
+            Directory.CreateDirectory(Path.Combine(half, "policy"));
+            File.WriteAllBytes(Path.Combine(half, "optimizer.bin"), new byte[] { 1, 2, 3 });
+            Assert.Equal(first, RlCheckpoint.Latest(root));
+            // (b) killed after a re-save moved the old folder aside but before the new one arrived: the pointer names a missing folder.
+            File.WriteAllText(Path.Combine(root, RlCheckpoint.LatestFile), "step-000002");
+            Assert.Equal(first, RlCheckpoint.Latest(root));
+            // (c) a folder without its state file (written last) is never taken for a checkpoint.
+            Directory.CreateDirectory(Path.Combine(root, "step-000009", "policy"));
+            Assert.Equal(first, RlCheckpoint.Latest(root));
+        }
+        var (model2, trainer2) = RlTrainerTests.Create(dir, RlTrainerTests.Options);
+        using (model2)
+        using (trainer2)
+        {
+            trainer2.LoadCheckpoint(RlCheckpoint.Latest(root)!);
+            Assert.Equal(1, trainer2.Step);
+            Assert.Equal(saved, RlTrainerTests.Flatten(model2));
+            Assert.True(double.IsFinite(trainer2.RunStep().Loss));
+            var next = trainer2.SaveCheckpoint(root);                           // the next write clears the debris
+            Assert.Equal(next, RlCheckpoint.Latest(root));
+            Assert.Empty(Directory.GetDirectories(root, ".step-*"));
+        }
+    }
+
+    [Fact]
+    public void Checkpoint_ResaveSameStep_ReplacesItWhole()
+    {
+        using var dir = new TempDirectory();
+        var root = Path.Combine(dir.Path, "checkpoints");
+        var (model, trainer) = RlTrainerTests.Create(dir, RlTrainerTests.Options);
+        using (model)
+        using (trainer)
+        {
+            trainer.RunStep();
+            var a = trainer.SaveCheckpoint(root);
+            var b = trainer.SaveCheckpoint(root);
+            Assert.Equal(a, b);
+            Assert.True(RlCheckpoint.IsComplete(b));
+            Assert.Empty(Directory.GetDirectories(root, ".step-*"));
+        }
+    }
+
+    private sealed class CancelOnRollout(CancellationTokenSource cts, int afterReports) : IProgress<RlProgress>
+    {
+        private int _reports;
+
+        public void Report(RlProgress value)
+        {
+            if (value.Rollout is not null && ++_reports == afterReports) cts.Cancel();
+        }
+    }
+
+    [Fact]
+    public void Cancel_MidRollout_StopsCleanly_PolicyUnchanged_CheckpointIntact()
+    {
+        using var dir = new TempDirectory();
+        var root = Path.Combine(dir.Path, "checkpoints");
+        var (model, trainer) = RlTrainerTests.Create(dir, RlTrainerTests.Options);
+        using (model)
+        using (trainer)
+        {
+            trainer.RunStep();
+            var saved = trainer.SaveCheckpoint(root);
+            var before = RlTrainerTests.Flatten(model);
+            using var cts = new CancellationTokenSource();
+            Assert.ThrowsAny<OperationCanceledException>(() => trainer.RunStep(cts.Token, new CancelOnRollout(cts, afterReports: 3)));
+            Assert.Equal(before, RlTrainerTests.Flatten(model));                 // no half update
+            Assert.Equal(1, trainer.Step);
+            Assert.Equal(saved, RlCheckpoint.Latest(root));
+            Assert.True(double.IsFinite(trainer.RunStep().Loss));                // the trainer is still usable
+        }
+    }
+
+    [Fact]
+    public void Create_TokenizerLargerThanModelVocabulary_ThrowsNamingBothSizes()
+    {
+        using var dir = new TempDirectory();
+        using var model = new CausalLM(TransformerPresets.Tiny, seed: 1);
+        var alphabet = string.Concat(Enumerable.Range(0, 70).Select(i => (char)('¡' + i)));
+        var tokenizer = TestTokenizers.CharLevel(alphabet, dir);
+        var e = Assert.Throws<ArgumentException>(() => new RlTrainer(model, tokenizer, new RolloutEngine(model),
+            new RewardComposer(new[] { new WeightedReward(new ExactAnswerReward(s => s)) }), new PromptSampler(new[] { new PromptExample("¡", null) }, 1), new RlTrainerOptions()));
+        Assert.Contains($"{tokenizer.VocabularySize} tokens", e.Message);
+        Assert.Contains($"{TransformerPresets.Tiny.VocabSize}", e.Message);
+    }
+
+    [Fact]
+    public void LongRun_300Steps_LiveTensorsAndMemoryStayFlat()
+    {
+        using var dir = new TempDirectory();
+        var options = RlTrainerTests.Options with { PromptsPerStep = 2, GroupSize = 4, PpoEpochs = 1, MiniBatchesPerEpoch = 1, LearningRate = 1e-4 };
+        var (model, trainer) = RlTrainerTests.Create(dir, options);
+        using (model)
+        using (trainer)
+        {
+            for (int i = 0; i < 30; i++) trainer.RunStep();                     // warm-up: optimizer state, allocator pools
+            long liveAfterWarmup = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            GC.Collect();
+            long rssAfterWarmup = Process.GetCurrentProcess().WorkingSet64;
+            for (int i = 0; i < 280; i++) trainer.RunStep();
+            GC.Collect();
+            long live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            long rss = Process.GetCurrentProcess().WorkingSet64;
+            Assert.Equal(310, trainer.Step);
+            Assert.True(live <= liveAfterWarmup, $"live tensors grew from {liveAfterWarmup} to {live} over 280 steps");
+            Assert.True(rss - rssAfterWarmup < 64L << 20, $"RSS grew by {(rss - rssAfterWarmup) >> 20} MiB over 280 steps");
+        }
+    }
+}
