@@ -42,37 +42,15 @@ internal static class QuickstartRun
         var tokenizer = ChainArithmeticTextTokenizer.Instance;
         var stop = new HashSet<int> { tokenizer.EosId!.Value };
 
-        using var publisher = new DrafterPublisher();
-        using var trainingDrafter = Copy(warmDrafter, config);
-        using var buffer = new HiddenStateBuffer(new HiddenStateBufferOptions(WindowTokens: 512, MaxBytes: 64L << 20));
-        using var online = new OnlineDrafterTraining(policy, trainingDrafter, buffer, publisher);
-        using var scheduler = new IdleComputeScheduler(options.Workers, online);
-        var disposables = new List<IDisposable>();
-        var engines = Enumerable.Range(0, options.Workers).Select(w =>
+        using var stack = TltRollout.Create(policy, warmDrafter, new TltRolloutOptions
         {
-            if (!tlt) return new RolloutEngine(policy, new RolloutEngineOptions { MaxRunningBatch = 64, MaxSequenceLength = 1024 });
-            var serving = Copy(warmDrafter, config);
-            var eagle = new EagleDrafter(policy, serving, publisher);
-            var ngram = new NGramDrafter();
-            disposables.AddRange(new IDisposable[] { serving, eagle, ngram });
-            var adaptive = new AdaptiveSpeculation(new AdaptiveSpeculationOptions
-            {
-                Arms = new[]
-                {
-                    SpeculationArm.None, SpeculationArm.Of(eagle, SpecStrategy.ChainOf(6, sample: false)),
-                    SpeculationArm.Of(eagle, SpecStrategy.TreeOf(6, 3, 16)), SpeculationArm.Of(ngram, SpecStrategy.ChainOf(4)),
-                },
-                BatchThreshold = 16, Patience = 5, Seed = w,
-            });
-            return new RolloutEngine(policy, new RolloutEngineOptions { MaxRunningBatch = 64, MaxSequenceLength = 1024, Adaptive = adaptive, HiddenStateSink = buffer });
-        }).ToList();
-        var rollout = new ParallelRollout(engines, threadsPerWorker: Math.Max(1, Environment.ProcessorCount / options.Workers)) { IdleListener = tlt ? scheduler : null };
-
+            Enabled = tlt, Workers = options.Workers, MaxRunningBatch = 64, MaxSequenceLength = 1024, SpeculateAtOrBelowBatch = 16, Patience = 5,
+        });
         var task = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed });
         var prompts = task.Sample(4096).Select(e => new PromptExample(e.Prompt, e.Answer)).ToList();
         Directory.CreateDirectory(options.OutputDirectory);
         using var sink = new JsonlMetricsSink(Path.Combine(options.OutputDirectory, $"metrics-{name}.jsonl"));
-        using var trainer = new RlTrainer(policy, tokenizer, rollout,
+        using var trainer = new RlTrainer(policy, tokenizer, stack.Rollout,
             new RewardComposer(new[] { new WeightedReward(new ExactAnswerReward(ChainArithmeticTask.ExtractAnswer)) }),
             new PromptSampler(prompts, options.Seed), new RlTrainerOptions
             {
@@ -81,8 +59,8 @@ internal static class QuickstartRun
             }, sink: sink)
         {
             AccuracyCheck = (response, answer) => answer is not null && ChainArithmeticTask.IsCorrect(response, answer),
-            Tlt = tlt ? new OnlineDrafter(buffer, scheduler, online) : null,
-            Drafter = tlt ? trainingDrafter : null,
+            Tlt = stack.OnlineDrafter,
+            Drafter = stack.TrainingDrafter,
         };
         var steps = new List<StepMetrics>();
         for (int s = 0; s < options.Steps; s++)
@@ -98,14 +76,6 @@ internal static class QuickstartRun
         var answers = new RolloutEngine(policy).Generate(shown.Select((e, i) => new RolloutRequest(i, tokenizer.Encode(e.Prompt), SamplingOptions.Greedy(200, stop))).ToList());
         for (int i = 0; i < shown.Count; i++)
             Console.WriteLine($"  {shown[i].Prompt}{tokenizer.Decode(answers.Trajectories[i].ResponseTokens)}   (expected {shown[i].Answer})");
-        foreach (var d in disposables) d.Dispose();
         return new RunSummary(name, steps);
-    }
-
-    private static EagleDraftModel Copy(EagleDraftModel source, TransformerConfig config)
-    {
-        var copy = new EagleDraftModel(config);
-        copy.CopyFrom(source.state_dict(), "warm drafter");
-        return copy;
     }
 }

@@ -11,7 +11,8 @@ public sealed partial class RlTrainer
     /// <summary>The step's data plus what the metrics need.</summary>
     private sealed record CollectedBatch(RlBatch Batch, IReadOnlyList<float[]> RolloutLogProbs, int GroupsDropped);
 
-    private sealed record RolloutTotals(double RolloutSeconds, double RewardSeconds, RolloutMetrics Last, long Tokens, double AcceptSum, int AcceptCount);
+    private sealed record RolloutTotals(double RolloutSeconds, double RewardSeconds, long Tokens, double AcceptSum, int AcceptCount,
+        Dictionary<string, long> ArmChoices, List<string> DrafterFailures);
 
     private (CollectedBatch Batch, RolloutTotals Totals, IReadOnlyList<(string Response, string? Answer)> Texts) CollectRollouts(
         CancellationToken cancellationToken, IProgress<RlProgress>? progress)
@@ -25,7 +26,8 @@ public sealed partial class RlTrainer
         double rolloutSeconds = 0, rewardSeconds = 0, acceptSum = 0;
         long tokens = 0;
         int dropped = 0, acceptCount = 0, keptGroups = 0;
-        RolloutMetrics? last = null;
+        var arms = new Dictionary<string, long>();
+        var failures = new List<string>();
         int maxPrompt = _engine.SequenceCapacity - _options.Sampling.MaxNewTokens;
         for (int round = 0; round <= (_options.DynamicSampling ? _options.MaxRefillRounds : 0) && keptGroups < _options.PromptsPerStep; round++)
         {
@@ -49,7 +51,8 @@ public sealed partial class RlTrainer
             var engineProgress = progress is null ? null : new ForwardProgress(p => progress.Report(new RlProgress(Step, "rollout", p)));
             var result = _engine.Generate(requests, cancellationToken, engineProgress);
             rolloutSeconds += clock.Elapsed.TotalSeconds;
-            last = result.Metrics;
+            foreach (var (k, v) in result.Metrics.ArmChoices) arms[k] = arms.GetValueOrDefault(k) + v;
+            failures.AddRange(result.Metrics.DrafterFailures);
             tokens += result.Metrics.GeneratedTokens;
             if (result.Metrics.SpeculativeRowRounds > 0) { acceptSum += result.Metrics.AcceptLengthSum; acceptCount += (int)result.Metrics.SpeculativeRowRounds; }
 
@@ -86,7 +89,7 @@ public sealed partial class RlTrainer
         }
         var advantages = _options.Advantage.Compute(rewards, groups);
         var batch = new RlBatch(prompts, responses, rewards.ToArray(), advantages, groups.ToArray());
-        return (new CollectedBatch(batch, logProbs, dropped), new RolloutTotals(rolloutSeconds, rewardSeconds, last!, tokens, acceptSum, acceptCount), texts);
+        return (new CollectedBatch(batch, logProbs, dropped), new RolloutTotals(rolloutSeconds, rewardSeconds, tokens, acceptSum, acceptCount, arms, failures), texts);
     }
 
     private StepMetrics Metrics(CollectedBatch collected, RolloutTotals rollout, IReadOnlyList<(string Response, string? Answer)> texts, double gap,
@@ -113,6 +116,8 @@ public sealed partial class RlTrainer
             RolloutTokensPerSecond = rollout.Tokens / Math.Max(rollout.RolloutSeconds, 1e-9),
             AcceptLength = rollout.AcceptCount == 0 ? 1.0 : rollout.AcceptSum / rollout.AcceptCount,
             LogProbGapMax = gap,
+            ArmChoices = rollout.ArmChoices.Count == 0 ? null : rollout.ArmChoices,
+            DrafterFailures = rollout.DrafterFailures.Count == 0 ? null : rollout.DrafterFailures,
             GroupsDropped = collected.GroupsDropped,
             Loss = stats.Loss,
             Kl = stats.Kl,

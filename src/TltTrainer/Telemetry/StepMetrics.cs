@@ -55,6 +55,12 @@ public sealed record StepMetrics
     /// <summary>Largest |rollout log-prob − trainer log-prob| over response tokens (on-policy check).</summary>
     [JsonPropertyName("rollout/logprob_gap_max")] public double LogProbGapMax { get; init; }
 
+    /// <summary>Adaptive speculation: decode steps per "bucket:arm" (e.g. "b1-2:eagle/chain-d6"), or null without it.</summary>
+    [JsonPropertyName("rollout/arm_choices")] public IReadOnlyDictionary<string, long>? ArmChoices { get; init; }
+
+    /// <summary>Drafter failures during the rollout ("name.call: error"; the rollout went on plainly), or null when none.</summary>
+    [JsonPropertyName("rollout/drafter_failures")] public IReadOnlyList<string>? DrafterFailures { get; init; }
+
     /// <summary>Groups dropped by dynamic sampling (all rewards equal).</summary>
     [JsonPropertyName("rollout/groups_dropped")] public int GroupsDropped { get; init; }
 
