@@ -20,10 +20,12 @@ using var target = EmbeddedTarget.LoadOrTrain(progress: new Progress<EmbeddedTar
 Console.WriteLine(target.FromCache ? $"Embedded target loaded from {target.CachePath}" : $"Embedded target trained and cached at {target.CachePath}");
 using var warmDrafter = EmbeddedDrafter.LoadOrTrain(target, progress: new Progress<string>(m => Console.WriteLine($"  {m}")));
 
-var runs = new JsonObject();
+// Ctrl+C stops after the current decode step; the steps done so far are still reported.
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.WriteLine("Stopping (Ctrl+C)..."); };
 RunSummary? off = null, on = null;
-if (options.Compare || !options.Tlt) off = QuickstartRun.Run(target, warmDrafter, options, tlt: false);
-if (options.Compare || options.Tlt) on = QuickstartRun.Run(target, warmDrafter, options, tlt: true);
+if (options.Compare || !options.Tlt) off = QuickstartRun.Run(target, warmDrafter, options, tlt: false, cancel.Token);
+if ((options.Compare || options.Tlt) && !cancel.IsCancellationRequested) on = QuickstartRun.Run(target, warmDrafter, options, tlt: true, cancel.Token);
 
 var report = new JsonObject();
 var main = on ?? off!;

@@ -31,7 +31,7 @@ internal sealed record RunSummary(string Name, IReadOnlyList<StepMetrics> Steps)
 /// <summary>One RL run on the embedded task, TLT on or off.</summary>
 internal static class QuickstartRun
 {
-        public static RunSummary Run(EmbeddedTarget target, EagleDraftModel warmDrafter, QuickstartOptions options, bool tlt)
+        public static RunSummary Run(EmbeddedTarget target, EagleDraftModel warmDrafter, QuickstartOptions options, bool tlt, CancellationToken cancellationToken)
     {
         string name = tlt ? "on" : "off";
         Console.WriteLine($"RL with TLT {name}:");
@@ -62,15 +62,8 @@ internal static class QuickstartRun
             Tlt = stack.OnlineDrafter,
             Drafter = stack.TrainingDrafter,
         };
-        var steps = new List<StepMetrics>();
-        for (int s = 0; s < options.Steps; s++)
-        {
-            var m = trainer.RunStep();
-            steps.Add(m);
-            Console.WriteLine($"  step {m.Step,3}: reward {m.RewardMean:F3}, acc {m.Accuracy:F3}, len p50/max {m.ResponseLengthP50:F0}/{m.ResponseLengthMax}, "
-                + $"accept {m.AcceptLength:F2}, step {m.StepSeconds:F2}s (rollout {m.RolloutSeconds:F2}s, old {m.OldLogProbSeconds:F2}s, update {m.UpdateSeconds:F2}s)"
-                + (tlt ? $", drafter v{m.DrafterVersion} {m.DrafterSteps} idle steps" : ""));
-        }
+        var steps = StepDisplay.Run(trainer, options.Steps, options.Live, tlt, cancellationToken);
+        if (steps.Count == 0) return new RunSummary(name, steps);
         // Show what the trained policy writes (greedy) for a few fresh prompts.
         var shown = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed + 1000, MaxTerms = 6 }).Sample(3);
         var answers = new RolloutEngine(policy).Generate(shown.Select((e, i) => new RolloutRequest(i, tokenizer.Encode(e.Prompt), SamplingOptions.Greedy(200, stop))).ToList());
