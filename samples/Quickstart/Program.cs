@@ -8,7 +8,13 @@ using Quickstart;
 using TltTrainer.Tasks;
 using TorchSharp;
 
-var options = QuickstartOptions.Parse(args);
+QuickstartOptions options;
+try { options = QuickstartOptions.Parse(args); }
+catch (Exception e) when (e is ArgumentException or FileNotFoundException)
+{
+    Console.Error.WriteLine($"quickstart: {e.Message}");
+    return 2;
+}
 Console.WriteLine($"TltTrainer Quickstart: {options.Steps} RL steps, seed {options.Seed}, output {Path.GetFullPath(options.OutputDirectory)}");
 Directory.CreateDirectory(options.OutputDirectory);
 torch.set_num_threads(Environment.ProcessorCount);
@@ -47,3 +53,4 @@ var text = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true 
 File.WriteAllText(Path.Combine(options.OutputDirectory, "summary.json"), text);
 if (options.JsonPath is not null) File.WriteAllText(options.JsonPath, text);
 Console.WriteLine($"Report: {Path.GetFullPath(Path.Combine(options.OutputDirectory, "summary.json"))}");
+return 0;
