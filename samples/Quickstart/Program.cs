@@ -4,6 +4,8 @@
 // rollout workers; with TLT on, speculation is adaptive and idle workers train the drafter online.
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using TltTrainer.IO;
+using TltTrainer.Reporting;
 using Quickstart;
 using TltTrainer.Tasks;
 using TorchSharp;
@@ -29,28 +31,18 @@ using var warmDrafter = EmbeddedDrafter.LoadOrTrain(target, progress: new Progre
 // Ctrl+C stops after the current decode step; the steps done so far are still reported.
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.WriteLine("Stopping (Ctrl+C)..."); };
-RunSummary? off = null, on = null;
-if (options.Compare || !options.Tlt) off = QuickstartRun.Run(target, warmDrafter, options, tlt: false, cancel.Token);
-if ((options.Compare || options.Tlt) && !cancel.IsCancellationRequested) on = QuickstartRun.Run(target, warmDrafter, options, tlt: true, cancel.Token);
-
-var report = new JsonObject();
-var main = on ?? off!;
-report["steps"] = JsonNode.Parse(JsonSerializer.Serialize(main.Steps));
-report["summary"] = main.ToJson();
-if (off is not null && on is not null)
+var runs = new List<ReportRun>();
+if (options.Compare || !options.Tlt) runs.Add(new ReportRun("off", QuickstartRun.Run(target, warmDrafter, options, tlt: false, cancel.Token)));
+if ((options.Compare || options.Tlt) && !cancel.IsCancellationRequested) runs.Add(new ReportRun("on", QuickstartRun.Run(target, warmDrafter, options, tlt: true, cancel.Token)));
+runs.RemoveAll(r => r.Steps.Count == 0);
+if (runs.Count == 0)
 {
-    report["off"] = off.ToJson();
-    report["on"] = on.ToJson();
-    report["speedup_end_to_end"] = Math.Round(off.StepTimeMean / on.StepTimeMean, 3);
-    report["rollout_speedup"] = Math.Round(off.RolloutTimeMean / on.RolloutTimeMean, 3);
-    report["accept_len_by_step"] = new JsonArray(on.Steps.Select(s => (JsonNode)Math.Round(s.AcceptLength, 3)).ToArray());
-    report["idle_used_fraction"] = Math.Round(on.IdleUsedFraction, 3);
-    report["drafter_critical_path_share"] = Math.Round(on.DrafterCriticalPathShare, 4);
-    report["reward_curve_gap"] = Math.Round(off.Steps.Zip(on.Steps).Max(p => Math.Abs(p.First.RewardMean - p.Second.RewardMean)), 4);
-    Console.WriteLine($"End-to-end step speedup TLT on vs off: {report["speedup_end_to_end"]}x, rollout {report["rollout_speedup"]}x");
+    Console.WriteLine("No RL step finished; nothing to report.");
+    return 1;
 }
-var text = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-File.WriteAllText(Path.Combine(options.OutputDirectory, "summary.json"), text);
-if (options.JsonPath is not null) File.WriteAllText(options.JsonPath, text);
-Console.WriteLine($"Report: {Path.GetFullPath(Path.Combine(options.OutputDirectory, "summary.json"))}");
+
+var settings = JsonSerializer.SerializeToNode(options, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower })!.AsObject();
+var report = RunReport.Write(options.OutputDirectory, runs, new ReportOptions { Title = "TltTrainer Quickstart", Extra = new JsonObject { ["settings"] = settings } });
+if (options.JsonPath is not null) AtomicFile.WriteAllText(options.JsonPath, report.Summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+ResultsTable.Print(runs, report);
 return 0;

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using TltTrainer.Drafting;
 using TltTrainer.Models;
 using TltTrainer.Rl;
@@ -9,29 +8,10 @@ using TltTrainer.Telemetry;
 
 namespace Quickstart;
 
-/// <summary>What one run produced.</summary>
-internal sealed record RunSummary(string Name, IReadOnlyList<StepMetrics> Steps)
-{
-    public double StepTimeMean => Steps.Average(s => s.StepSeconds);
-    public double RolloutTimeMean => Steps.Average(s => s.RolloutSeconds);
-    public double IdleUsedFraction => Steps.Sum(s => s.IdleWorkerSeconds ?? 0) is var idle and > 0 ? Steps.Sum(s => s.DrafterTrainSeconds ?? 0) / idle : 0;
-    public double DrafterCriticalPathShare => Steps.Sum(s => s.DrafterCriticalSeconds ?? 0) / Steps.Sum(s => s.StepSeconds);
-
-    public JsonObject ToJson() => new()
-    {
-        ["reward_first"] = Math.Round(Steps[0].RewardMean, 4),
-        ["reward_last"] = Math.Round(Steps[^1].RewardMean, 4),
-        ["step_time_mean_s"] = Math.Round(StepTimeMean, 3),
-        ["rollout_time_mean_s"] = Math.Round(RolloutTimeMean, 3),
-        ["rollout_share"] = Math.Round(Steps.Sum(s => s.RolloutSeconds) / Steps.Sum(s => s.StepSeconds), 4),
-        ["accept_len_mean"] = Math.Round(Steps.Average(s => s.AcceptLength), 3),
-    };
-}
-
 /// <summary>One RL run on the embedded task, TLT on or off.</summary>
 internal static class QuickstartRun
 {
-        public static RunSummary Run(EmbeddedTarget target, EagleDraftModel warmDrafter, QuickstartOptions options, bool tlt, CancellationToken cancellationToken)
+        public static IReadOnlyList<StepMetrics> Run(EmbeddedTarget target, EagleDraftModel warmDrafter, QuickstartOptions options, bool tlt, CancellationToken cancellationToken)
     {
         string name = tlt ? "on" : "off";
         Console.WriteLine($"RL with TLT {name}:");
@@ -63,12 +43,12 @@ internal static class QuickstartRun
             Drafter = stack.TrainingDrafter,
         };
         var steps = StepDisplay.Run(trainer, options.Steps, options.Live, tlt, cancellationToken);
-        if (steps.Count == 0) return new RunSummary(name, steps);
+        if (steps.Count == 0) return steps;
         // Show what the trained policy writes (greedy) for a few fresh prompts.
         var shown = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed + 1000, MaxTerms = 6 }).Sample(3);
         var answers = new RolloutEngine(policy).Generate(shown.Select((e, i) => new RolloutRequest(i, tokenizer.Encode(e.Prompt), SamplingOptions.Greedy(200, stop))).ToList());
         for (int i = 0; i < shown.Count; i++)
             Console.WriteLine($"  {shown[i].Prompt}{tokenizer.Decode(answers.Trajectories[i].ResponseTokens)}   (expected {shown[i].Answer})");
-        return new RunSummary(name, steps);
+        return steps;
     }
 }

@@ -108,6 +108,7 @@ public sealed partial class RlTrainer
             ResponseLengthP50 = Percentile(lengths, 0.5),
             ResponseLengthP90 = Percentile(lengths, 0.9),
             ResponseLengthMax = lengths[^1],
+            ResponseLengths = batch.Responses.Select(r => r.Length).ToArray(),
             RolloutSeconds = rollout.RolloutSeconds,
             RewardSeconds = rollout.RewardSeconds,
             OldLogProbSeconds = oldSeconds,

@@ -31,6 +31,9 @@ public sealed record StepMetrics
     /// <summary>Longest response.</summary>
     [JsonPropertyName("response/len_max")] public int ResponseLengthMax { get; init; }
 
+    /// <summary>Every response's length in tokens (for the length distribution; the long tail).</summary>
+    [JsonPropertyName("response/lengths")] public IReadOnlyList<int>? ResponseLengths { get; init; }
+
     /// <summary>Seconds generating responses.</summary>
     [JsonPropertyName("time/rollout_s")] public double RolloutSeconds { get; init; }
 

@@ -1,0 +1,102 @@
+using System.Buffers.Binary;
+using System.Text.Json.Nodes;
+using TltTrainer.Reporting;
+using TltTrainer.Telemetry;
+using TltTrainer.Tests.TestSupport;
+
+namespace TltTrainer.Tests.Reporting;
+
+public sealed class RunReportTests
+{
+    private static readonly byte[] PngSignature = { 137, 80, 78, 71, 13, 10, 26, 10 };
+
+    /// <summary>A synthetic run: TLT runs have faster rollouts, accepted lengths, drafter versions and idle time.</summary>
+    private static ReportRun Run(string name, bool tlt, int steps = 5) => new(name, Enumerable.Range(0, steps).Select(s => new StepMetrics
+    {
+        Step = s,
+        RewardMean = 0.5 + 0.05 * s,
+        Accuracy = 0.4 + 0.05 * s,
+        ResponseLengths = Enumerable.Range(0, 32).Select(i => 10 + i % 7 + (i == 31 ? 300 + 10 * s : 0)).ToArray(),
+        RolloutSeconds = tlt ? 2.0 + 0.1 * s : 4.0 + 0.1 * s,
+        RewardSeconds = 0.05,
+        OldLogProbSeconds = 0,
+        UpdateSeconds = 1.0,
+        StepSeconds = (tlt ? 2.0 : 4.0) + 0.1 * s + 1.05 + 0.02,
+        AcceptLength = tlt ? 3.0 + 0.1 * s : 1.0,
+        DrafterVersion = tlt ? s + 1 : null,
+        IdleWorkerSeconds = tlt ? 1.0 : null,
+        DrafterTrainSeconds = tlt ? 0.9 : null,
+        DrafterCriticalSeconds = tlt ? 0.01 : null,
+    }).ToList());
+
+    private static (int Width, int Height) PngSize(byte[] png)
+    {
+        Assert.Equal(PngSignature, png.Take(8));
+        return (BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16, 4)), BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20, 4)));
+    }
+
+    [Fact]
+    public void Write_OffAndOn_WritesEveryFileWithIndependentlyComputedNumbers()
+    {
+        using var dir = new TempDirectory();
+        var off = Run("off", tlt: false);
+        var on = Run("on", tlt: true);
+        var result = RunReport.Write(dir.Path, new[] { off, on }, new ReportOptions { ChartWidth = 640, ChartHeight = 360 });
+
+        foreach (var file in new[] { "metrics-off.jsonl", "metrics-on.jsonl", "summary.json", "report.md" })
+            Assert.True(File.Exists(Path.Combine(dir.Path, file)), $"{file} missing");
+        Assert.Equal(5, File.ReadAllLines(Path.Combine(dir.Path, "metrics-on.jsonl")).Length);
+        Assert.Equal(5, result.Charts.Count);
+        foreach (var chart in result.Charts)
+        {
+            Assert.NotNull(chart.Png);
+            var png = File.ReadAllBytes(Path.Combine(dir.Path, chart.FileName));
+            Assert.Equal((640, 360), PngSize(png));
+            Assert.True(png.Length > 8000, $"{chart.FileName} is {png.Length} bytes: nearly blank");
+        }
+
+        // Step times without the warm-up step 0: off 4.0+0.1s+1.07, on 2.0+0.1s+1.07 for s = 1..4.
+        double offMean = Enumerable.Range(1, 4).Average(s => 4.0 + 0.1 * s + 1.07), onMean = Enumerable.Range(1, 4).Average(s => 2.0 + 0.1 * s + 1.07);
+        var summary = JsonNode.Parse(File.ReadAllText(result.SummaryPath))!.AsObject();
+        Assert.Equal(Math.Round(offMean / onMean, 3), summary["speedup_end_to_end"]!.GetValue<double>(), 3);
+        double rolloutOff = Enumerable.Range(1, 4).Average(s => 4.0 + 0.1 * s), rolloutOn = Enumerable.Range(1, 4).Average(s => 2.0 + 0.1 * s);
+        Assert.Equal(Math.Round(rolloutOff / rolloutOn, 3), summary["rollout_speedup"]!.GetValue<double>(), 3);
+        Assert.Equal(0.0, summary["reward_curve_gap"]!.GetValue<double>());
+        Assert.Equal(0.9, summary["idle_used_fraction"]!.GetValue<double>(), 6);
+        Assert.Equal(Math.Round(0.05 / on.Steps.Sum(s => s.StepSeconds), 4), summary["drafter_critical_path_share"]!.GetValue<double>(), 4);
+        Assert.Equal(0.5, summary["on"]!["reward_first"]!.GetValue<double>(), 6);
+        Assert.Equal(0.7, summary["on"]!["reward_last"]!.GetValue<double>(), 6);
+        Assert.Equal(5, summary["steps"]!.AsArray().Count);
+        Assert.Equal(5, summary["accept_len_by_step"]!.AsArray().Count);
+
+        var md = File.ReadAllText(result.ReportPath);
+        foreach (var chart in result.Charts) Assert.Contains($"]({chart.FileName})", md);
+        Assert.Contains($"**{(offMean / onMean).ToString("F2", System.Globalization.CultureInfo.InvariantCulture)}x**", md);
+    }
+
+    [Fact]
+    public void Write_SingleRunWithoutTlt_SkipsTheTltChartsAndSaysWhy()
+    {
+        using var dir = new TempDirectory();
+        var result = RunReport.Write(dir.Path, new[] { Run("off", tlt: false, steps: 2) });
+        var skipped = result.Charts.Where(c => c.Png is null).Select(c => c.FileName).OrderBy(f => f).ToArray();
+        Assert.Equal(new[] { "accept_length.png", "idle_time.png" }, skipped);
+        foreach (var file in skipped) Assert.False(File.Exists(Path.Combine(dir.Path, file)));
+        var md = File.ReadAllText(result.ReportPath);
+        Assert.Contains("Skipped: no run used speculative decoding.", md);
+        Assert.Contains("Skipped: no run trained the drafter on idle compute.", md);
+        Assert.Null(result.Comparison);
+        Assert.DoesNotContain("speedup_end_to_end", File.ReadAllText(result.SummaryPath));
+    }
+
+    [Fact]
+    public void Write_BadInput_ThrowsNamingTheProblem()
+    {
+        using var dir = new TempDirectory();
+        Assert.Contains("one run or two", Assert.Throws<ArgumentException>(() => RunReport.Write(dir.Path, Array.Empty<ReportRun>())).Message);
+        Assert.Contains("no steps", Assert.Throws<ArgumentException>(() => RunReport.Write(dir.Path, new[] { new ReportRun("x", Array.Empty<StepMetrics>()) })).Message);
+        Assert.Contains("both runs are named", Assert.Throws<ArgumentException>(() => RunReport.Write(dir.Path, new[] { Run("a", false), Run("a", true) })).Message);
+        Assert.Contains("run name", Assert.Throws<ArgumentException>(() => RunReport.Write(dir.Path, new[] { Run("../x", false) })).Message);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+}
