@@ -1,16 +1,22 @@
 // SpecBench: decode throughput, and speculative vs plain decoding side by side in one run.
-// Usage: dotnet run -c Release --project samples/SpecBench -- [--quick] [--json FILE] [--threads N]
+// Usage: dotnet run -c Release --project samples/SpecBench -- [--quick] [--json FILE] [--threads N] [--shared DIR] [--only DRAFTERS]
+//   --shared: where the TinyStories-656K checkpoint is (DIR/models/tinystories-656k, DIR/tinystories-656k or DIR itself;
+//   default shared/models/tinystories-656k above the repository root; the real-model table is skipped without it).
+//   --only: comma-separated drafters to measure beside plain (ngram, eagle-untrained, eagle-trained; default all).
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using TltTrainer.IO;
 using TltTrainer.Models;
+using TltTrainer.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
 
 bool quick = args.Contains("--quick");
 string? jsonPath = ArgValue("--json");
+string? only = ArgValue("--only");
 int threads = int.TryParse(ArgValue("--threads"), out var t) ? t : Environment.ProcessorCount;
 torch.set_num_threads(threads);
-var report = new JsonObject { ["quick"] = quick, ["threads"] = threads };
+var report = new JsonObject { ["quick"] = quick, ["threads"] = threads, ["group_size"] = SpeculativeBench.GroupSize };
 
 Console.WriteLine($"SpecBench ({(quick ? "quick" : "full")}, {threads} threads)");
 double f32 = MachineBench.MatmulGflops(512, ScalarType.Float32, quick ? 5 : 20);
@@ -30,19 +36,42 @@ using (var model = new CausalLM(TransformerPresets.EmbeddedDefault, seed: 1))
 }
 report["decode"] = decode;
 
-Console.WriteLine("Speculative vs plain on the embedded default (temperature 1, same seeds):");
-using (var target = TltTrainer.Tasks.EmbeddedTarget.LoadOrTrain())
-using (var drafter = TltTrainer.Tasks.EmbeddedDrafter.LoadOrTrain(target))
+Console.WriteLine($"Speculative vs plain on the embedded default (temperature 1, same seeds, groups of {SpeculativeBench.GroupSize} responses per prompt):");
+using (var target = EmbeddedTarget.LoadOrTrain())
+using (var drafter = EmbeddedDrafter.LoadOrTrain(target))
 {
-    var (results, identical) = SpeculativeBench.Run(target, drafter, quick);
+    var tokenizer = ChainArithmeticTextTokenizer.Instance;
+    var task = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = 4242, MinTerms = 6, MaxTerms = 16 });
+    var prompts = task.Sample(8).Select(e => tokenizer.Encode(e.Prompt)).ToList();
+    var work = new BenchWorkload(target.Model, prompts, new HashSet<int> { tokenizer.EosId!.Value }, quick ? 120 : 200, drafter);
+    var (results, identical) = SpeculativeBench.Run(work, quick, only);
     report["greedy_identical"] = identical;
     report["results"] = results;
     Console.WriteLine($"greedy speculative output identical to plain: {identical}");
 }
 
+string? shared = ArgValue("--shared");
+string? realModel = RealModelBench.FindModel(shared);
+if (realModel is null)
+{
+    string reason = $"{RealModelBench.ModelName} not found " + (shared is null
+        ? $"(looked for shared/models/{RealModelBench.ModelName} above the repository root; pass --shared DIR)" : $"under --shared {shared}");
+    Console.WriteLine($"Skipping the real-model table: {reason}.");
+    report["real_model_skipped"] = reason;
+}
+else
+{
+    Console.WriteLine($"Speculative vs plain on {realModel} (story openings, temperature 1, same seeds, groups of {SpeculativeBench.GroupSize}):");
+    var (results, identical) = RealModelBench.Run(realModel, quick, only);
+    report["greedy_identical"] = report["greedy_identical"]!.GetValue<bool>() && identical;
+    report["real_model"] = realModel;
+    report["real_model_results"] = results;
+    Console.WriteLine($"greedy speculative output identical to plain: {identical}");
+}
+
 if (jsonPath is not null)
 {
-    File.WriteAllText(jsonPath, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    AtomicFile.WriteAllText(jsonPath, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     Console.WriteLine($"wrote {jsonPath}");
 }
 

@@ -1,22 +1,30 @@
-// A model-free drafter: the continuation that followed the latest earlier occurrence of the
-// sequence's current suffix, looked up first in the sequence itself (prompt and response), then in
-// its GRPO siblings, which share much text. Longest suffix first (MaxN down to MinN). For tree
-// shapes, up to TopK distinct continuations from different matches are merged into a trie.
+// A model-free drafter: copies the continuation that followed an earlier occurrence of the sequence's
+// current suffix, in the sequence itself (prompt and response) or in its GRPO siblings, which share
+// the prompt and often most of the response. Every occurrence of at least MinN matching tokens is a
+// candidate; candidates are ranked by how far the match reaches back (up to MaxN tokens), so a sibling
+// that wrote the same text for dozens of tokens beats a chance bigram; ties go to the sequence's own
+// text, then to the most recent occurrence. A continuation is at most DraftPerMatchedToken × match
+// length tokens long (the adaptive length of suffix-tree drafters): short, weak matches draft little,
+// and a row without any match drafts nothing, so it costs no verification width. For tree shapes, up
+// to TopK distinct continuations of the best matches are merged into a trie.
 using TltTrainer.Rollout;
 
 namespace TltTrainer.Speculative;
 
 /// <summary>Settings of the n-gram drafter.</summary>
-/// <param name="MaxN">Longest suffix to match. Default 4.</param>
-/// <param name="MinN">Shortest suffix to match. Default 2.</param>
+/// <param name="MaxN">Longest match length told apart when ranking matches (longer ones rank as equal). Default 32.</param>
+/// <param name="MinN">Shortest suffix match that may propose. Default 2.</param>
 /// <param name="UseSiblings">Also search sibling sequences of the same group. Default true.</param>
-public sealed record NGramDrafterOptions(int MaxN = 4, int MinN = 2, bool UseSiblings = true)
+/// <param name="DraftPerMatchedToken">Most tokens drafted per matched token (a match of n tokens drafts at most
+/// ⌈n × this⌉, and never more than the strategy's depth); <see cref="double.PositiveInfinity"/> always drafts the full depth. Default 1.</param>
+public sealed record NGramDrafterOptions(int MaxN = 32, int MinN = 2, bool UseSiblings = true, double DraftPerMatchedToken = 1.0)
 {
     /// <summary>Throws <see cref="ArgumentException"/> naming the field when invalid.</summary>
     public NGramDrafterOptions Validate()
     {
         if (MinN < 1) throw new ArgumentException($"MinN = {MinN} must be ≥ 1.");
         if (MaxN < MinN) throw new ArgumentException($"MaxN = {MaxN} must be ≥ MinN ({MinN}).");
+        if (!(DraftPerMatchedToken > 0)) throw new ArgumentException($"DraftPerMatchedToken = {DraftPerMatchedToken} must be > 0.");
         return this;
     }
 }
@@ -64,37 +72,45 @@ public sealed class NGramDrafter : IDrafter
         return trees;
     }
 
-    /// <summary>Up to <paramref name="count"/> distinct continuations (each ≤ <paramref name="depth"/> tokens) of the sequence's suffix.</summary>
+    /// <summary>
+    /// Up to <paramref name="count"/> distinct continuations (each ≤ <paramref name="depth"/> tokens) of the sequence's suffix,
+    /// best match first.
+    /// </summary>
     internal List<List<int>> FindContinuations(IReadOnlyList<int> tokens, IReadOnlyList<IReadOnlyList<int>> siblings, int depth, int count)
     {
+        // Candidates in tie-break order (own text first, each source most recent first); a stable sort by length keeps it.
+        // A chain needs only the first longest match, so shorter and equal later ones are not kept.
+        var candidates = new List<(IReadOnlyList<int> Source, int End, int Length)>();
+        bool bestOnly = count == 1;
+        Collect(tokens, tokens, tokens.Count - 2, candidates, bestOnly);           // own text: the match must end before the last token
+        foreach (var sibling in siblings) Collect(sibling, tokens, sibling.Count - 2, candidates, bestOnly);
         var found = new List<List<int>>();
-        for (int n = Math.Min(_options.MaxN, tokens.Count - 1); n >= _options.MinN && found.Count < count; n--)
+        foreach (var (source, end, length) in candidates.OrderByDescending(c => c.Length))
         {
-            // Own text: matches must end before the suffix itself.
-            Collect(tokens, tokens, n, tokens.Count - 1, depth, count, found);
-            foreach (var sibling in siblings)
-            {
-                if (found.Count >= count) break;
-                Collect(sibling, tokens, n, sibling.Count - 1, depth, count, found);
-            }
+            if (found.Count >= count) break;
+            int take = Math.Min(Math.Min(depth, source.Count - (end + 1)), DraftLength(length));
+            var continuation = new List<int>(take);
+            for (int i = 0; i < take; i++) continuation.Add(source[end + 1 + i]);
+            if (take > 0 && !found.Any(f => f.SequenceEqual(continuation))) found.Add(continuation);
         }
         return found;
     }
 
-    private static void Collect(IReadOnlyList<int> haystack, IReadOnlyList<int> tokens, int n, int lastEnd, int depth, int count, List<List<int>> found)
+    private int DraftLength(int matched) =>
+        double.IsPositiveInfinity(_options.DraftPerMatchedToken) ? int.MaxValue : (int)Math.Min(int.MaxValue, Math.Ceiling(matched * _options.DraftPerMatchedToken));
+
+    /// <summary>Adds every occurrence in <paramref name="source"/> ending at or before <paramref name="lastEnd"/> whose match with the suffix of <paramref name="tokens"/> is ≥ MinN.</summary>
+    private void Collect(IReadOnlyList<int> source, IReadOnlyList<int> tokens, int lastEnd, List<(IReadOnlyList<int> Source, int End, int Length)> candidates,
+        bool bestOnly)
     {
-        int suffixStart = tokens.Count - n;
-        // Scan matches ending at e (inclusive), most recent first; the continuation starts at e + 1.
-        for (int e = Math.Min(lastEnd, haystack.Count - 2); e >= n - 1 && found.Count < count; e--)
+        int last = tokens.Count - 1;
+        for (int e = lastEnd; e >= _options.MinN - 1; e--)
         {
-            if (ReferenceEquals(haystack, tokens) && e == tokens.Count - 1) continue;
-            bool match = true;
-            for (int i = 0; i < n && match; i++) match = haystack[e - n + 1 + i] == tokens[suffixStart + i];
-            if (!match) continue;
-            int take = Math.Min(depth, haystack.Count - (e + 1));
-            var continuation = new List<int>(take);
-            for (int i = 0; i < take; i++) continuation.Add(haystack[e + 1 + i]);
-            if (take > 0 && !found.Any(f => f.SequenceEqual(continuation))) found.Add(continuation);
+            // Match length: how many tokens before and at e equal the suffix of tokens (capped at MaxN).
+            int length = 0;
+            while (length < _options.MaxN && length <= e && length <= last && source[e - length] == tokens[last - length]) length++;
+            if (length < _options.MinN || (bestOnly && candidates.Count > 0 && length <= candidates[^1].Length)) continue;
+            candidates.Add((source, e, length));
         }
     }
 

@@ -1,7 +1,7 @@
 // A warm EAGLE drafter for the embedded target: trained offline on the target's own sampled answers to
 // task prompts (what TLT's warm-up does before RL), cached beside the target keyed by the target's cache
 // key and this recipe, so samples, benchmarks and tests train it once. Online training then keeps it in
-// step with the policy.
+// step with the policy. The training itself is the generic DrafterWarmup recipe.
 using System.Security.Cryptography;
 using System.Text;
 using TltTrainer.Drafting;
@@ -45,49 +45,24 @@ public static class EmbeddedDrafter
         options ??= new EmbeddedDrafterOptions();
         string key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(EmbeddedTarget.CacheKey(target.Options) + "|" + options)))[..16].ToLowerInvariant();
         string path = Path.Combine(Path.GetDirectoryName(target.CachePath)!, $"embedded-drafter-{key}.safetensors");
-        if (File.Exists(path))
-        {
-            try { return EagleDraftModel.Load(path, target.Model.Config); }
-            catch (Exception e) when (e is IOException or InvalidDataException) { progress?.Report($"cached drafter unreadable ({e.Message}); retraining"); }
-        }
-        var model = Train(target, options, progress, cancellationToken);
-        model.Save(path);
-        return model;
+        return DrafterWarmup.LoadOrTrain(target.Model, path, Requests(options), WarmupOptions(options), progress, cancellationToken);
     }
 
     /// <summary>Trains a drafter from scratch on the target's generations (no cache).</summary>
-    public static EagleDraftModel Train(EmbeddedTarget target, EmbeddedDrafterOptions options, IProgress<string>? progress, CancellationToken cancellationToken)
+    public static EagleDraftModel Train(EmbeddedTarget target, EmbeddedDrafterOptions options, IProgress<string>? progress, CancellationToken cancellationToken) =>
+        DrafterWarmup.Train(target.Model, Requests(options), WarmupOptions(options), progress, cancellationToken);
+
+    private static List<RolloutRequest> Requests(EmbeddedDrafterOptions options)
     {
         var task = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed });
         var tokenizer = ChainArithmeticTextTokenizer.Instance;
-        var requests = task.Sample(options.Generations).Select((e, i) => new RolloutRequest(i, tokenizer.Encode(e.Prompt),
+        return task.Sample(options.Generations).Select((e, i) => new RolloutRequest(i, tokenizer.Encode(e.Prompt),
             new SamplingOptions { Temperature = options.Temperature, MaxNewTokens = 600, StopTokens = new HashSet<int> { tokenizer.EosId!.Value }, Seed = options.Seed * 7919 + (ulong)i })).ToList();
-        progress?.Report($"generating {requests.Count} target responses");
-        var trajectories = new RolloutEngine(target.Model).Generate(requests, cancellationToken).Trajectories;
-        var examples = DrafterTrainer.CollectExamples(target.Model, trajectories);
-        var model = new EagleDraftModel(target.Model.Config, seed: (long)options.Seed);
-        try
-        {
-            using var trainer = new DrafterTrainer(target.Model, model, new DrafterTrainingOptions { LearningRate = options.LearningRate, WarmupSteps = 20 });
-            var random = new Random((int)options.Seed);
-            for (int step = 0; step < options.Steps; step++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var picked = examples.OrderBy(_ => random.Next()).Take(options.SequencesPerStep).ToList();
-                using var batch = DrafterBatch.Create(picked, options.RowLength, pack: true);
-                var result = trainer.TrainStep(batch);
-                if (step % 100 == 0 || step == options.Steps - 1) progress?.Report($"drafter step {step}: loss {result.Loss:F3}, top-1 {result.Top1Accuracy:P0}");
-            }
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-        finally
-        {
-            foreach (var e in examples) e.Dispose();
-        }
     }
+
+    private static DrafterWarmupOptions WarmupOptions(EmbeddedDrafterOptions options) => new()
+    {
+        Steps = options.Steps, SequencesPerStep = options.SequencesPerStep, RowLength = options.RowLength,
+        LearningRate = options.LearningRate, WarmupSteps = 20, Seed = options.Seed,
+    };
 }

@@ -1,0 +1,121 @@
+// Offline warm-up of an EAGLE drafter for any target (what TLT does before RL): sample the target's own
+// responses to the given requests, collect (tokens, hidden states) with one target forward each, and
+// train a fresh drafter with DrafterTrainer on packed batches of randomly picked generations. LoadOrTrain
+// caches the result at a path the caller derives from everything that determines it (target weights,
+// requests, recipe); a cache file that fails to load is retrained and replaced. EmbeddedDrafter is this
+// recipe on the embedded task; samples use it for HuggingFace checkpoints.
+using TltTrainer.Models;
+using TltTrainer.Rollout;
+using TltTrainer.Speculative;
+
+namespace TltTrainer.Drafting;
+
+/// <summary>Training recipe of <see cref="DrafterWarmup"/> (the generations come from the requests).</summary>
+public sealed record DrafterWarmupOptions
+{
+    /// <summary>Optimizer steps. Default 400.</summary>
+    public int Steps { get; init; } = 400;
+
+    /// <summary>Generations per step (packed). Default 16.</summary>
+    public int SequencesPerStep { get; init; } = 16;
+
+    /// <summary>Pairs per packed row. Default 256.</summary>
+    public int RowLength { get; init; } = 256;
+
+    /// <summary>Peak learning rate. Default 2e-3.</summary>
+    public double LearningRate { get; init; } = 2e-3;
+
+    /// <summary>Linear learning-rate warm-up steps. Default 20.</summary>
+    public int WarmupSteps { get; init; } = 20;
+
+    /// <summary>Seed of the drafter's initial weights and of batch picking. Default 5.</summary>
+    public ulong Seed { get; init; } = 5;
+
+    /// <summary>Most sequences generated together. Default 64.</summary>
+    public int MaxRunningBatch { get; init; } = 64;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the field when invalid.</summary>
+    public DrafterWarmupOptions Validate()
+    {
+        if (Steps < 0) throw new ArgumentException($"Steps = {Steps} must be ≥ 0.");
+        if (SequencesPerStep < 1) throw new ArgumentException($"SequencesPerStep = {SequencesPerStep} must be ≥ 1.");
+        if (RowLength < 2) throw new ArgumentException($"RowLength = {RowLength} must be ≥ 2.");
+        if (!(LearningRate > 0)) throw new ArgumentException($"LearningRate = {LearningRate} must be > 0.");
+        if (WarmupSteps < 0) throw new ArgumentException($"WarmupSteps = {WarmupSteps} must be ≥ 0.");
+        if (MaxRunningBatch < 1) throw new ArgumentException($"MaxRunningBatch = {MaxRunningBatch} must be ≥ 1.");
+        return this;
+    }
+}
+
+/// <summary>Trains (and caches) an <see cref="EagleDraftModel"/> on a target's own generations.</summary>
+public static class DrafterWarmup
+{
+    /// <summary>
+    /// The drafter cached at <paramref name="cachePath"/>, or one trained now by <see cref="Train"/> and saved there
+    /// (atomically). The path must change whenever the target, the requests or the recipe change.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">Cancelled; nothing is cached.</exception>
+    public static EagleDraftModel LoadOrTrain(CausalLM target, string cachePath, IReadOnlyList<RolloutRequest> requests, DrafterWarmupOptions? options = null,
+        IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(cachePath);
+        if (File.Exists(cachePath))
+        {
+            try { return EagleDraftModel.Load(cachePath, target.Config); }
+            catch (Exception e) when (e is IOException or InvalidDataException) { progress?.Report($"cached drafter unreadable ({e.Message}); retraining"); }
+        }
+        var model = Train(target, requests, options, progress, cancellationToken);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(cachePath))!);
+            model.Save(cachePath);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Generates the target's responses to <paramref name="requests"/> and trains a fresh drafter on them (no cache).</summary>
+    /// <exception cref="ArgumentException">The options are invalid, or no request produced a trainable response.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public static EagleDraftModel Train(CausalLM target, IReadOnlyList<RolloutRequest> requests, DrafterWarmupOptions? options = null,
+        IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options = (options ?? new DrafterWarmupOptions()).Validate();
+        progress?.Report($"generating {requests.Count} target responses");
+        var trajectories = new RolloutEngine(target, new RolloutEngineOptions { MaxRunningBatch = options.MaxRunningBatch })
+            .Generate(requests, cancellationToken).Trajectories;
+        var examples = DrafterTrainer.CollectExamples(target, trajectories);
+        try
+        {
+            if (examples.Count == 0) throw new ArgumentException($"none of the {requests.Count} requests produced a response to train on.", nameof(requests));
+            var model = new EagleDraftModel(target.Config, seed: (long)options.Seed);
+            try
+            {
+                using var trainer = new DrafterTrainer(target, model, new DrafterTrainingOptions { LearningRate = options.LearningRate, WarmupSteps = options.WarmupSteps });
+                var random = new Random((int)options.Seed);
+                for (int step = 0; step < options.Steps; step++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var picked = examples.OrderBy(_ => random.Next()).Take(options.SequencesPerStep).ToList();
+                    using var batch = DrafterBatch.Create(picked, options.RowLength, pack: true);
+                    var result = trainer.TrainStep(batch);
+                    if (step % 100 == 0 || step == options.Steps - 1) progress?.Report($"drafter step {step}: loss {result.Loss:F3}, top-1 {result.Top1Accuracy:P0}");
+                }
+                return model;
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+        }
+        finally
+        {
+            foreach (var e in examples) e.Dispose();
+        }
+    }
+}
