@@ -125,7 +125,7 @@ public sealed class TltRollout : IDisposable
                 var arms = new[]
                 {
                     SpeculationArm.None, SpeculationArm.Of(eagle, SpecStrategy.ChainOf(o.EagleDepth, sample: false)),
-                    SpeculationArm.Of(eagle, SpecStrategy.TreeOf(o.EagleDepth, 3, 16)), SpeculationArm.Of(ngram, SpecStrategy.ChainOf(4)),
+                    SpeculationArm.Of(eagle, SpecStrategy.TreeOf(o.EagleDepth, 3, 16)), SpeculationArm.Of(ngram, SpecStrategy.ChainOf(8)),
                 };
                 var a = new AdaptiveSpeculation(new AdaptiveSpeculationOptions
                 {
