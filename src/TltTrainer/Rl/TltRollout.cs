@@ -104,7 +104,10 @@ public sealed class TltRollout : IDisposable
         if (!o.Enabled)
         {
             var plain = Enumerable.Range(0, o.Workers).Select(_ => new RolloutEngine(policy, engineOptions)).ToList();
-            return new TltRollout(new ParallelRollout(plain, threads), Array.Empty<AdaptiveSpeculation>(), null, null);
+            var plainRollout = new ParallelRollout(plain, threads);
+            var off = new TltRollout(plainRollout, Array.Empty<AdaptiveSpeculation>(), null, null);
+            off._owned.Add(plainRollout);
+            return off;
         }
         if (drafter is null) throw new ArgumentNullException(nameof(drafter), "TLT needs a drafter to start from (a fresh EagleDraftModel is fine).");
         var owned = new List<IDisposable>();
@@ -134,7 +137,7 @@ public sealed class TltRollout : IDisposable
                 adaptive.Add(a);
                 engines.Add(new RolloutEngine(policy, engineOptions with { Adaptive = a, HiddenStateSink = buffer }));
             }
-            var rollout = new ParallelRollout(engines, threads) { IdleListener = scheduler };
+            var rollout = Track(owned, new ParallelRollout(engines, threads) { IdleListener = scheduler });
             var result = new TltRollout(rollout, adaptive, new OnlineDrafter(buffer, scheduler, online), training);
             result._owned.AddRange(owned);
             return result;

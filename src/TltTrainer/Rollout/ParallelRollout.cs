@@ -4,6 +4,8 @@
 // (longest-processing-time first). A worker whose share is finished reports itself idle to the idle
 // listener (the drafter-training scheduler) and stays idle for the rest of the rollout; the rollout
 // returns when every worker is done. A worker that throws cancels the others and its error is rethrown.
+// Each worker runs on its own long-lived thread (created at the first rollout, ended by Dispose): a new
+// thread per rollout paid libtorch's per-thread warm-up every RL step.
 using System.Diagnostics;
 using TorchSharp;
 
@@ -17,8 +19,9 @@ public interface IWorkerIdleListener
 }
 
 /// <summary>Runs a rollout on several workers in parallel.</summary>
-public sealed class ParallelRollout : IRolloutGenerator
+public sealed class ParallelRollout : IRolloutGenerator, IDisposable
 {
+    private DedicatedThread[]? _threads;
     private readonly IReadOnlyList<RolloutEngine> _workers;
     private readonly int _threadsPerWorker;
     private readonly Func<RolloutRequest, double> _expectedLength;
@@ -54,12 +57,12 @@ public sealed class ParallelRollout : IRolloutGenerator
         var seconds = new double[_workers.Count];
         Exception? failure = null;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var threads = Enumerable.Range(0, _workers.Count).Select(w => new Thread(() =>
+        _threads ??= Enumerable.Range(0, _workers.Count).Select(w => new DedicatedThread($"tlt-rollout-worker-{w}", _threadsPerWorker)).ToArray();
+        var jobs = Enumerable.Range(0, _workers.Count).Select(w => _threads[w].Run(() =>
         {
             var workerClock = Stopwatch.StartNew();
             try
             {
-                torch.set_num_threads(_threadsPerWorker);       // per thread (OpenMP semantics)
                 var shard = shards[w].Select(i => requests[i]).ToList();
                 results[w] = _workers[w].Generate(shard, linked.Token, w == 0 ? progress : null);
             }
@@ -73,9 +76,8 @@ public sealed class ParallelRollout : IRolloutGenerator
                 seconds[w] = workerClock.Elapsed.TotalSeconds;
                 IdleListener?.ReportIdle(w);
             }
-        }) { Name = $"tlt-rollout-worker-{w}", IsBackground = true }).ToList();
-        foreach (var t in threads) t.Start();
-        foreach (var t in threads) t.Join();
+        })).ToArray();
+        Task.WaitAll(jobs);
         LastWorkerSeconds = seconds;
         if (failure is not null)
         {
@@ -125,5 +127,13 @@ public sealed class ParallelRollout : IRolloutGenerator
         total.VerifySeconds += part.VerifySeconds;
         foreach (var (k, v) in part.ArmChoices) total.ArmChoices[k] = total.ArmChoices.GetValueOrDefault(k) + v;
         total.DrafterFailures.AddRange(part.DrafterFailures);
+    }
+
+    /// <summary>Ends the worker threads (after any running rollout).</summary>
+    public void Dispose()
+    {
+        if (_threads is null) return;
+        foreach (var t in _threads) t.Dispose();
+        _threads = null;
     }
 }

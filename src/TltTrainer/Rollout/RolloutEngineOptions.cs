@@ -11,6 +11,12 @@ public sealed record RolloutEngineOptions
     /// <summary>KV-cache capacity per sequence (prompt + response); 0 = the model's max positions. Default 0.</summary>
     public int MaxSequenceLength { get; init; }
 
+    /// <summary>
+    /// Padded prompt tokens (rows × longest prompt) per prefill forward: newcomers are sorted by prompt length and
+    /// prefilled in chunks under this budget, so a few long prompts do not pad every short one. 0 = one forward. Default 1024.
+    /// </summary>
+    public int PrefillTokens { get; init; } = 1024;
+
     /// <summary>Drafter for speculative decoding, or null for plain decoding. The engine does not own it.</summary>
     public IDrafter? Drafter { get; init; }
 
@@ -40,6 +46,7 @@ public sealed record RolloutEngineOptions
     {
         if (MaxRunningBatch < 1) throw new ArgumentException($"MaxRunningBatch = {MaxRunningBatch} must be ≥ 1.", nameof(MaxRunningBatch));
         if (MaxSequenceLength < 0) throw new ArgumentException($"MaxSequenceLength = {MaxSequenceLength} must be ≥ 0 (0 = model's max positions).", nameof(MaxSequenceLength));
+        if (PrefillTokens < 0) throw new ArgumentException($"PrefillTokens = {PrefillTokens} must be ≥ 0 (0 = one forward).", nameof(PrefillTokens));
         Strategy.Validate();
         return this;
     }

@@ -20,7 +20,7 @@ public sealed class ParallelRolloutTests
             new SamplingOptions { Temperature = 1, MaxNewTokens = 5 + 4 * (i % 3), Seed = (ulong)i }, GroupId: i / 2)).ToList();
         var single = new RolloutEngine(model).Generate(requests).Trajectories;
         var recorder = new IdleRecorder();
-        var parallel = new ParallelRollout(new[] { new RolloutEngine(model), new RolloutEngine(model) }) { IdleListener = recorder };
+        using var parallel = new ParallelRollout(new[] { new RolloutEngine(model), new RolloutEngine(model) }) { IdleListener = recorder };
         var result = parallel.Generate(requests);
         for (int i = 0; i < requests.Count; i++) Assert.Equal(single[i].ResponseTokens, result.Trajectories[i].ResponseTokens);
         Assert.Equal(new[] { 0, 1 }, recorder.Idle.OrderBy(x => x));
@@ -33,7 +33,7 @@ public sealed class ParallelRolloutTests
         using var model = TestModels.Peaked(TransformerPresets.Tiny, seed: 102);
         var requests = Enumerable.Range(0, 4).Select(i => new RolloutRequest(i, i == 3 ? new[] { 1, 999 } : new[] { 1, 2 },
             SamplingOptions.Greedy(5), GroupId: i)).ToList();
-        var parallel = new ParallelRollout(new[] { new RolloutEngine(model), new RolloutEngine(model) });
+        using var parallel = new ParallelRollout(new[] { new RolloutEngine(model), new RolloutEngine(model) });
         var e = Assert.Throws<ArgumentException>(() => parallel.Generate(requests));
         Assert.Contains("request 3", e.Message);
     }
