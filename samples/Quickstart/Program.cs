@@ -31,15 +31,27 @@ using var warmDrafter = EmbeddedDrafter.LoadOrTrain(target, progress: new Progre
 // Ctrl+C stops after the current decode step; the steps done so far are still reported.
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.WriteLine("Stopping (Ctrl+C)..."); };
-var runs = new List<ReportRun>();
-if (options.Compare || !options.Tlt) runs.Add(new ReportRun("off", QuickstartRun.Run(target, warmDrafter, options, tlt: false, cancel.Token)));
-if ((options.Compare || options.Tlt) && !cancel.IsCancellationRequested) runs.Add(new ReportRun("on", QuickstartRun.Run(target, warmDrafter, options, tlt: true, cancel.Token)));
-runs.RemoveAll(r => r.Steps.Count == 0);
+var jobs = new List<QuickstartRun>();
+try
+{
+    if (options.Compare || !options.Tlt) jobs.Add(new QuickstartRun(target, warmDrafter, options, tlt: false));
+    if (options.Compare || options.Tlt) jobs.Add(new QuickstartRun(target, warmDrafter, options, tlt: true));
+    Console.WriteLine(jobs.Count == 2 ? "RL with TLT off and on, step by step (the order alternates each step):" : $"RL with TLT {jobs[0].Name}:");
+    StepDisplay.Run(jobs, options.Steps, options.Live, cancel.Token);
+    foreach (var line in jobs[^1].ShowAnswers(options.Seed)) Console.WriteLine($"  {line}");
+}
+finally
+{
+    foreach (var job in jobs) job.Dispose();
+}
+var runs = jobs.Where(j => j.Steps.Count > 0).Select(j => new ReportRun(j.Name, j.Steps)).ToList();
 if (runs.Count == 0)
 {
     Console.WriteLine("No RL step finished; nothing to report.");
     return 1;
 }
+if (runs.Count == 2 && runs[0].Steps.Count != runs[1].Steps.Count)
+    runs = runs.Select(r => r with { Steps = r.Steps.Take(runs.Min(x => x.Steps.Count)).ToList() }).ToList();   // compare whole steps only
 
 var settings = JsonSerializer.SerializeToNode(options, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower })!.AsObject();
 var report = RunReport.Write(options.OutputDirectory, runs, new ReportOptions { Title = "TltTrainer Quickstart", Extra = new JsonObject { ["settings"] = settings } });

@@ -1,4 +1,3 @@
-using TltTrainer.Drafting;
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
@@ -8,47 +7,81 @@ using TltTrainer.Telemetry;
 
 namespace Quickstart;
 
-/// <summary>One RL run on the embedded task, TLT on or off.</summary>
-internal static class QuickstartRun
+/// <summary>
+/// One RL run on the embedded task, TLT on or off: its own copy of the policy, its rollout stack and
+/// trainer, stepped from outside so that a comparison can interleave the two runs step by step.
+/// </summary>
+internal sealed class QuickstartRun : IDisposable
 {
-        public static IReadOnlyList<StepMetrics> Run(EmbeddedTarget target, EagleDraftModel warmDrafter, QuickstartOptions options, bool tlt, CancellationToken cancellationToken)
+    private readonly CausalLM _policy;
+    private readonly TltRollout _stack;
+    private readonly JsonlMetricsSink _sink;
+    private readonly RlTrainer _trainer;
+
+    public QuickstartRun(EmbeddedTarget target, EagleDraftModel warmDrafter, QuickstartOptions options, bool tlt)
     {
-        string name = tlt ? "on" : "off";
-        Console.WriteLine($"RL with TLT {name}:");
-        var config = target.Model.Config;
-        using var policy = new CausalLM(config);
+        Name = tlt ? "on" : "off";
+        Tlt = tlt;
+        _policy = new CausalLM(target.Model.Config);
         using (TorchSharp.torch.no_grad())
-            foreach (var (key, p) in policy.named_parameters()) p.copy_(target.Model.state_dict()[key]);
+            foreach (var (key, p) in _policy.named_parameters()) p.copy_(target.Model.state_dict()[key]);
         var tokenizer = ChainArithmeticTextTokenizer.Instance;
         var stop = new HashSet<int> { tokenizer.EosId!.Value };
-
-        using var stack = TltRollout.Create(policy, warmDrafter, new TltRolloutOptions
+        _stack = TltRollout.Create(_policy, warmDrafter, new TltRolloutOptions
         {
             Enabled = tlt, Workers = options.Workers, MaxRunningBatch = 64, MaxSequenceLength = 1024, SpeculateAtOrBelowBatch = 16, Patience = 5,
         });
-        var task = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed });
-        var prompts = task.Sample(4096).Select(e => new PromptExample(e.Prompt, e.Answer)).ToList();
+        var prompts = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed }).Sample(4096)
+            .Select(e => new PromptExample(e.Prompt, e.Answer)).ToList();
         Directory.CreateDirectory(options.OutputDirectory);
-        using var sink = new JsonlMetricsSink(Path.Combine(options.OutputDirectory, $"metrics-{name}.jsonl"));
-        using var trainer = new RlTrainer(policy, tokenizer, stack.Rollout,
+        _sink = new JsonlMetricsSink(Path.Combine(options.OutputDirectory, $"metrics-{Name}.jsonl"));
+        _trainer = new RlTrainer(_policy, tokenizer, _stack.Rollout,
             new RewardComposer(new[] { new WeightedReward(new ExactAnswerReward(ChainArithmeticTask.ExtractAnswer)) }),
             new PromptSampler(prompts, options.Seed), new RlTrainerOptions
             {
                 PromptsPerStep = options.PromptsPerStep, GroupSize = options.GroupSize, MicroBatchSize = 32, LearningRate = options.LearningRate, Seed = options.Seed,
                 Sampling = new SamplingOptions { Temperature = options.Temperature, MaxNewTokens = options.MaxNewTokens, StopTokens = stop },
-            }, sink: sink)
+            }, sink: _sink)
         {
             AccuracyCheck = (response, answer) => answer is not null && ChainArithmeticTask.IsCorrect(response, answer),
-            Tlt = stack.OnlineDrafter,
-            Drafter = stack.TrainingDrafter,
+            Tlt = _stack.OnlineDrafter,
+            Drafter = _stack.TrainingDrafter,
         };
-        var steps = StepDisplay.Run(trainer, options.Steps, options.Live, tlt, cancellationToken);
-        if (steps.Count == 0) return steps;
-        // Show what the trained policy writes (greedy) for a few fresh prompts.
-        var shown = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed + 1000, MaxTerms = 6 }).Sample(3);
-        var answers = new RolloutEngine(policy).Generate(shown.Select((e, i) => new RolloutRequest(i, tokenizer.Encode(e.Prompt), SamplingOptions.Greedy(200, stop))).ToList());
+    }
+
+    /// <summary>"off" or "on".</summary>
+    public string Name { get; }
+
+    /// <summary>Whether TLT is on.</summary>
+    public bool Tlt { get; }
+
+    /// <summary>Metrics of the steps done.</summary>
+    public List<StepMetrics> Steps { get; } = new();
+
+    /// <summary>Runs one RL step.</summary>
+    public StepMetrics Step(CancellationToken cancellationToken, IProgress<RlProgress>? progress)
+    {
+        var m = _trainer.RunStep(cancellationToken, progress);
+        Steps.Add(m);
+        return m;
+    }
+
+    /// <summary>What the trained policy writes (greedy) for a few fresh prompts.</summary>
+    public IEnumerable<string> ShowAnswers(ulong seed)
+    {
+        var tokenizer = ChainArithmeticTextTokenizer.Instance;
+        var stop = new HashSet<int> { tokenizer.EosId!.Value };
+        var shown = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = seed + 1000, MaxTerms = 6 }).Sample(3);
+        var answers = new RolloutEngine(_policy).Generate(shown.Select((e, i) => new RolloutRequest(i, tokenizer.Encode(e.Prompt), SamplingOptions.Greedy(200, stop))).ToList());
         for (int i = 0; i < shown.Count; i++)
-            Console.WriteLine($"  {shown[i].Prompt}{tokenizer.Decode(answers.Trajectories[i].ResponseTokens)}   (expected {shown[i].Answer})");
-        return steps;
+            yield return $"{shown[i].Prompt}{tokenizer.Decode(answers.Trajectories[i].ResponseTokens)}   (expected {shown[i].Answer})";
+    }
+
+    public void Dispose()
+    {
+        _trainer.Dispose();
+        _sink.Dispose();
+        _stack.Dispose();
+        _policy.Dispose();
     }
 }
