@@ -112,26 +112,30 @@ public sealed class RlTrainerTests
     [Fact]
     public void RunStep_MicroBatchCut_DoesNotChangeTheUpdate()
     {
-        // One sequence per micro-batch vs. the whole mini-batch in one forward: batch-wide loss
-        // denominators make them the same gradient, so the weights after a step agree to float rounding.
+        // One sequence per micro-batch vs. the whole mini-batch in one forward: batch-wide loss denominators
+        // make them the same loss and gradient. The loss is compared tightly (it carries the denominators;
+        // Adam's update would hide a constant gradient scale); the weights after four Adam steps only to a
+        // tenth of the learning rate (float reduction order differs, and Adam normalises tiny differences).
         using var dir = new TempDirectory();
-        float[] Params(RlTrainerOptions options)
+        (double Loss, float[] Params) Step(RlTrainerOptions options)
         {
             var (model, trainer) = Create(dir, options);
             using (model)
             using (trainer)
             {
-                trainer.RunStep();
-                return Flatten(model);
+                double loss = trainer.RunStep().Loss;
+                return (loss, Flatten(model));
             }
         }
-        var single = Params(Options with { MicroBatchSize = 1, MicroBatchTokens = 0 });
-        var whole = Params(Options with { MicroBatchSize = 64, MicroBatchTokens = 0 });
-        var budgeted = Params(Options with { MicroBatchSize = 64, MicroBatchTokens = 40 });
-        Assert.Equal(single.Length, whole.Length);
-        double worst = single.Zip(whole).Max(p => Math.Abs(p.First - p.Second));
-        double worstBudget = single.Zip(budgeted).Max(p => Math.Abs(p.First - p.Second));
-        Assert.True(worst < 1e-5 && worstBudget < 1e-5, $"parameters differ by {worst} (whole) / {worstBudget} (token budget)");
+        var single = Step(Options with { MicroBatchSize = 1, MicroBatchTokens = 0 });
+        var whole = Step(Options with { MicroBatchSize = 64, MicroBatchTokens = 0 });
+        var budgeted = Step(Options with { MicroBatchSize = 64, MicroBatchTokens = 40 });
+        foreach (var (name, other) in new[] { ("whole", whole), ("token budget", budgeted) })
+        {
+            Assert.True(Math.Abs(single.Loss - other.Loss) <= 1e-5 * Math.Max(1, Math.Abs(single.Loss)), $"loss {single.Loss} vs {other.Loss} ({name})");
+            double worst = single.Params.Zip(other.Params).Max(p => Math.Abs(p.First - p.Second));
+            Assert.True(worst < 0.1 * Options.LearningRate, $"parameters differ by {worst} ({name})");
+        }
     }
 
     [Fact]
