@@ -116,7 +116,16 @@ public sealed class RlRobustnessTests
         Assert.Contains($"{tokenizer.VocabularySize} tokens", e.Message);
         Assert.Contains($"{TransformerPresets.Tiny.VocabSize}", e.Message);
     }
+}
 
+/// <summary>Tests that measure the whole process (RSS): run alone, after the parallel ones, so other tests' memory does not count.</summary>
+[CollectionDefinition("process-alone", DisableParallelization = true)]
+public sealed class ProcessAloneCollection;
+
+/// <summary>Memory over a long run.</summary>
+[Collection("process-alone")]
+public sealed class RlMemoryTests
+{
     [Fact]
     public void LongRun_300Steps_LiveTensorsAndMemoryStayFlat()
     {
