@@ -1,0 +1,156 @@
+// One RL run on a HuggingFace model with TLT: load and check the inputs, build the TLT rollout stack
+// (TltRollout: workers with adaptive speculation over none / EAGLE chain / EAGLE tree / n-gram chain,
+// online drafter training on idle compute; plain workers with --tlt off), then step RlTrainer with the
+// math reward (plus an optional format reward), one log line and one metrics line per step, a checkpoint
+// every --checkpoint-every steps and at the end. A resumed run continues from the latest checkpoint in
+// --out and drops metrics lines of steps after it (they are redone). Callable in-process (the tests do).
+using System.Text.Json;
+using TltTrainer.IO;
+using TltTrainer.Models;
+using TltTrainer.Rl;
+using TltTrainer.Rollout;
+using TltTrainer.Speculative;
+using TltTrainer.Telemetry;
+using TltTrainer.Tokenization;
+
+namespace HfRl;
+
+/// <summary>What a run did.</summary>
+/// <param name="StartStep">Step the run started from (0, or the resumed checkpoint's).</param>
+/// <param name="Steps">Metrics of the steps this invocation ran.</param>
+/// <param name="LastCheckpoint">Newest checkpoint folder, or null.</param>
+/// <param name="MetricsPath">The metrics JSONL file.</param>
+/// <param name="Cancelled">Stopped early by the cancellation token.</param>
+internal sealed record HfRlResult(int StartStep, IReadOnlyList<StepMetrics> Steps, string? LastCheckpoint, string MetricsPath, bool Cancelled);
+
+/// <summary>The HfRl sample's run.</summary>
+internal static class HfRlRun
+{
+    /// <summary>Runs RL up to <see cref="HfRlOptions.Steps"/>; Ctrl+C-style cancellation stops after the current phase and saves.</summary>
+    /// <exception cref="ArgumentException">An option or input is invalid; the message names it.</exception>
+    /// <exception cref="FileNotFoundException">A file is missing; the message names it.</exception>
+    /// <exception cref="DirectoryNotFoundException">The model folder does not exist.</exception>
+    /// <exception cref="InvalidDataException">A file is malformed (the prompt file's errors name the line).</exception>
+    public static HfRlResult Run(HfRlOptions options, TextWriter log, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        HfRlInputs.CheckModelFolder(options.ModelDirectory);
+        var prompts = HfRlInputs.ReadPrompts(options.PromptsPath);
+        if (options.DrafterPath is { } drafterPath && !File.Exists(drafterPath))
+            throw new FileNotFoundException($"--drafter: file '{Path.GetFullPath(drafterPath)}' does not exist.", drafterPath);
+        string checkpoints = Path.Combine(options.OutputDirectory, "checkpoints");
+        string? resumeFrom = RlCheckpoint.Latest(checkpoints);
+        if (resumeFrom is not null && !options.Resume)
+            throw new ArgumentException($"--out: '{Path.GetFullPath(options.OutputDirectory)}' already holds checkpoint {Path.GetFileName(resumeFrom)}; "
+                + "pass --resume to continue that run, or choose another --out.");
+
+        using var policy = HfCheckpoint.Load(options.ModelDirectory);
+        var tokenizer = HfRlInputs.LoadTokenizer(options.ModelDirectory, options.AddBos);
+        HfRlInputs.CheckVocabulary(tokenizer, policy.Config, options.ModelDirectory);
+        var template = options.Template is null ? PromptTemplate.Identity : new PromptTemplate(options.Template);
+        int context = HfRlInputs.CheckLengths(prompts, tokenizer, template, options.PromptsPath, options.Context, options.MaxNewTokens,
+            policy.Config.MaxPositions, options.Overlong);
+        var stop = StopTokens(tokenizer, policy.Config);
+        log.WriteLine($"Model {Path.GetFullPath(options.ModelDirectory)}: {policy.Config.ModelType}, {policy.parameters().Sum(p => p.numel()):N0} parameters, "
+            + $"vocabulary {policy.Config.VocabSize} (tokenizer {tokenizer.VocabularySize}), context {context}, stop tokens [{string.Join(", ", stop)}]");
+        if (stop.Count == 0) log.WriteLine("  warning: no EOS token in the tokenizer or config.json; every response runs to --max-new-tokens.");
+        log.WriteLine($"Prompts {options.PromptsPath}: {prompts.Count}; TLT {(options.Tlt ? "on" : "off")}, {options.Workers} worker(s)");
+
+        using var startDrafter = !options.Tlt ? null
+            : options.DrafterPath is null ? new EagleDraftModel(policy.Config, seed: (long)(options.Seed % long.MaxValue))
+            : EagleDraftModel.Load(options.DrafterPath, policy.Config);
+        using var stack = TltRollout.Create(policy, startDrafter, new TltRolloutOptions
+        {
+            Enabled = options.Tlt, Workers = options.Workers, MaxSequenceLength = context, Seed = (int)(options.Seed % int.MaxValue),
+        });
+        using var trainer = new RlTrainer(policy, tokenizer, stack.Rollout, Rewards(options), new PromptSampler(prompts, options.Seed), new RlTrainerOptions
+        {
+            PromptsPerStep = options.PromptsPerStep, GroupSize = options.GroupSize, LearningRate = options.LearningRate, Seed = options.Seed,
+            Template = template, OverlongPrompts = options.Overlong, TotalSteps = options.Steps,
+            Sampling = new SamplingOptions { Temperature = options.Temperature, MaxNewTokens = options.MaxNewTokens, StopTokens = stop },
+        })
+        {
+            AccuracyCheck = IsCorrect,
+            Tlt = stack.OnlineDrafter,
+            Drafter = stack.TrainingDrafter,
+        };
+
+        if (resumeFrom is not null)
+        {
+            trainer.LoadCheckpoint(resumeFrom);
+            log.WriteLine($"Resumed from {resumeFrom} (step {trainer.Step})");
+        }
+        else if (options.Resume) log.WriteLine($"No checkpoint in {Path.GetFullPath(checkpoints)}; starting from step 0.");
+        int startStep = trainer.Step;
+        string metricsPath = Path.Combine(options.OutputDirectory, "metrics.jsonl");
+        KeepMetricsBefore(metricsPath, startStep);
+        using var sink = new JsonlMetricsSink(metricsPath);
+
+        var done = new List<StepMetrics>();
+        string? saved = resumeFrom;
+        int savedStep = startStep;
+        bool cancelled = false;
+        try
+        {
+            while (trainer.Step < options.Steps)
+            {
+                var m = trainer.RunStep(cancellationToken);
+                sink.Write(m);
+                done.Add(m);
+                log.WriteLine(Line(m, options.Tlt));
+                if (trainer.Step % options.CheckpointEvery == 0 || trainer.Step == options.Steps)
+                    (saved, savedStep) = (trainer.SaveCheckpoint(checkpoints), trainer.Step);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            cancelled = true;
+            log.WriteLine($"Stopped after {trainer.Step} step(s).");
+        }
+        if (trainer.Step > savedStep) saved = trainer.SaveCheckpoint(checkpoints);   // a cancelled step never reached the update: the state is whole
+        if (saved is not null) log.WriteLine($"Checkpoint: {saved}");
+        if (stack.TrainingDrafter is { } drafter)
+        {
+            string drafterOut = Path.Combine(options.OutputDirectory, "drafter.safetensors");
+            drafter.Save(drafterOut);
+            log.WriteLine($"Drafter: {drafterOut} (start a later run from it with --drafter)");
+        }
+        return new HfRlResult(startStep, done, saved, metricsPath, cancelled);
+    }
+
+    private static RewardComposer Rewards(HfRlOptions options)
+    {
+        var rewards = new List<WeightedReward> { new(new MathAnswerReward()) };
+        if (options.FormatPattern is { } pattern) rewards.Add(new WeightedReward(new FormatReward(pattern), options.FormatWeight));
+        return new RewardComposer(rewards);
+    }
+
+    private static bool IsCorrect(string response, string? answer) =>
+        answer is not null && MathAnswerReward.ExtractAnswer(response) is { } found && MathAnswerReward.Equivalent(found, answer);
+
+    // The tokenizer's EOS and the generation EOS ids of config.json (chat models often end turns with a token other than the tokenizer's EOS).
+    private static HashSet<int> StopTokens(ITextTokenizer tokenizer, TransformerConfig config)
+    {
+        var stop = new HashSet<int>(config.EosTokenIds ?? Array.Empty<int>());
+        if (tokenizer.EosId is { } eos) stop.Add(eos);
+        return stop;
+    }
+
+    private static string Line(StepMetrics m, bool tlt) =>
+        $"step {m.Step,4}: reward {m.RewardMean:F3}, acc {m.Accuracy:F3}, len p50/max {m.ResponseLengthP50:F0}/{m.ResponseLengthMax}, "
+        + $"accept {m.AcceptLength:F2}, {m.StepSeconds:F2}s (rollout {m.RolloutSeconds:F2}, reward {m.RewardSeconds:F2}, "
+        + $"update {m.OldLogProbSeconds + m.UpdateSeconds:F2}{(m.DrafterCriticalSeconds is { } d ? $", drafter {d:F2}" : "")}), loss {m.Loss:F4}"
+        + (tlt ? $", drafter v{m.DrafterVersion}, {m.DrafterSteps} idle steps" + (m.DrafterLoss is { } l ? $", drafter loss {l:F3}" : "") : "");
+
+    // Lines of steps at or after the start step belong to a run that is being redone (or replaced): drop them.
+    private static void KeepMetricsBefore(string path, int step)
+    {
+        if (!File.Exists(path)) return;
+        var kept = File.ReadLines(path).Where(line =>
+        {
+            try { return JsonSerializer.Deserialize<StepMetrics>(line) is { } m && m.Step < step; }
+            catch (JsonException) { return false; }      // a line cut off by a kill
+        }).ToList();
+        AtomicFile.WriteAllText(path, kept.Count == 0 ? "" : string.Join('\n', kept) + "\n");
+    }
+}

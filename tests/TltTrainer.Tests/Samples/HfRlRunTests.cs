@@ -1,0 +1,148 @@
+using System.Text.Json;
+using HfRl;
+using TltTrainer.Models;
+using TltTrainer.Rl;
+using TltTrainer.Telemetry;
+using TltTrainer.Tests.TestSupport;
+
+namespace TltTrainer.Tests.Samples;
+
+/// <summary>
+/// The HfRl sample run in-process against a tiny Llama checkpoint written here (HF layout, a character-level
+/// tokenizer.json of digits, operators and letters): metrics, checkpoints, resume, TLT work, and the named input errors.
+/// </summary>
+public sealed class HfRlRunTests
+{
+    private const string Alphabet = "0123456789+-*=?. abcdefghijklmnopqrstuvwxyz";   // 43 characters + 3 specials = 46 ids
+
+    private static void WriteModelFolder(TempDirectory dir, int vocabSize)
+    {
+        TestTokenizers.CharLevel(Alphabet, dir);                                       // writes tokenizer.json
+        dir.Write("tokenizer_config.json", """{ "bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>" }""");
+        var config = TransformerPresets.Tiny with { VocabSize = vocabSize, BosTokenId = 1, EosTokenIds = new[] { 2 } };
+        using var model = new CausalLM(config, seed: 7);
+        HfCheckpoint.Save(model, dir.Path);
+    }
+
+    private static string WritePrompts(TempDirectory dir, string name = "prompts.jsonl")
+    {
+        var lines = new[] { ("1+2=", "3"), ("4+4=", "8"), ("9-5=", "4"), ("2*3=", "6"), ("7-7=", "0"), ("3+5=", "8") }
+            .Select(p => JsonSerializer.Serialize(new { prompt = p.Item1, answer = p.Item2 }));
+        return dir.Write(name, string.Join("\n", lines) + "\n");
+    }
+
+    private static HfRlOptions Options(string model, string prompts, string output, int steps) => new()
+    {
+        ModelDirectory = model, PromptsPath = prompts, OutputDirectory = output, Steps = steps, Seed = 3, CheckpointEvery = 1,
+        LearningRate = 1e-3, GroupSize = 4, PromptsPerStep = 2, MaxNewTokens = 16, Workers = 2, Tlt = true, Template = "q {prompt}",
+        FormatPattern = @"\d",
+    };
+
+    private static List<StepMetrics> ReadMetrics(string path) =>
+        File.ReadLines(path).Select(l => JsonSerializer.Deserialize<StepMetrics>(l)!).ToList();
+
+    [Fact]
+    public void Run_TinyCheckpointWithTlt_WritesMetricsAndCheckpoints_AndResumes()
+    {
+        using var model = new TempDirectory();
+        using var work = new TempDirectory();
+        WriteModelFolder(model, TransformerPresets.Tiny.VocabSize);
+        string prompts = WritePrompts(work);
+        string output = Path.Combine(work.Path, "out");
+        var log = new StringWriter();
+
+        var first = HfRlRun.Run(Options(model.Path, prompts, output, steps: 2), log);
+        Assert.Equal(0, first.StartStep);
+        Assert.Equal(new[] { 0, 1 }, first.Steps.Select(m => m.Step));
+        var lines = ReadMetrics(first.MetricsPath);
+        Assert.Equal(2, lines.Count);
+        Assert.All(lines, m => Assert.True(double.IsFinite(m.RewardMean) && double.IsFinite(m.Loss), $"step {m.Step}: reward {m.RewardMean}, loss {m.Loss}"));
+        Assert.All(lines, m => Assert.NotNull(m.Accuracy));
+        Assert.True(RlCheckpoint.IsComplete(Path.Combine(output, "checkpoints", "step-000001")));
+        Assert.Equal(Path.Combine(output, "checkpoints", "step-000002"), first.LastCheckpoint);
+        Assert.True(File.Exists(Path.Combine(output, "drafter.safetensors")));
+        // TLT ran: a new drafter version is published before every rollout, and the rollout reports its arms.
+        // Whether idle workers trained depends on how unevenly the two workers finish; it is reported, not required.
+        Assert.True(first.Steps[1].DrafterVersion > first.Steps[0].DrafterVersion, log.ToString());
+        Assert.All(first.Steps, m => Assert.True(m.IdleWorkerSeconds >= 0 && m.DrafterSteps >= 0));
+        Assert.All(first.Steps, m => Assert.NotNull(m.ArmChoices));
+        Assert.Contains("step    1: reward", log.ToString());
+
+        // The same --out without --resume is refused; with it, the run continues from step 2.
+        var refused = Assert.Throws<ArgumentException>(() => HfRlRun.Run(Options(model.Path, prompts, output, steps: 3), TextWriter.Null));
+        Assert.Contains("--resume", refused.Message);
+        var resumed = HfRlRun.Run(Options(model.Path, prompts, output, steps: 3) with { Resume = true, DrafterPath = Path.Combine(output, "drafter.safetensors") }, log);
+        Assert.Equal(2, resumed.StartStep);
+        Assert.Equal(2, resumed.Steps.Single().Step);
+        Assert.True(resumed.Steps[0].DrafterVersion >= 1);
+        Assert.Equal(new[] { 0, 1, 2 }, ReadMetrics(resumed.MetricsPath).Select(m => m.Step));
+        Assert.Equal(Path.Combine(output, "checkpoints", "step-000003"), resumed.LastCheckpoint);
+        Console.WriteLine(log.ToString());
+    }
+
+    [Fact]
+    public void Run_TltOff_DecodesPlainly()
+    {
+        using var model = new TempDirectory();
+        using var work = new TempDirectory();
+        WriteModelFolder(model, TransformerPresets.Tiny.VocabSize);
+        var result = HfRlRun.Run(Options(model.Path, WritePrompts(work), Path.Combine(work.Path, "out"), steps: 1) with { Tlt = false }, TextWriter.Null);
+        var m = result.Steps.Single();
+        Assert.Null(m.DrafterVersion);
+        Assert.Equal(1.0, m.AcceptLength);
+        Assert.True(double.IsFinite(m.Loss));
+        Assert.False(File.Exists(Path.Combine(work.Path, "out", "drafter.safetensors")));
+    }
+
+    [Fact]
+    public void Run_BadInputs_GiveNamedErrors()
+    {
+        using var model = new TempDirectory();
+        using var small = new TempDirectory();
+        using var work = new TempDirectory();
+        WriteModelFolder(model, TransformerPresets.Tiny.VocabSize);
+        WriteModelFolder(small, vocabSize: 40);                                         // fewer ids than the tokenizer's 46
+        string prompts = WritePrompts(work);
+        string output = Path.Combine(work.Path, "out");
+        Exception Fails(HfRlOptions o) => Assert.ThrowsAny<Exception>(() => HfRlRun.Run(o, TextWriter.Null));
+
+        var noFolder = Fails(Options(Path.Combine(work.Path, "nowhere"), prompts, output, 1));
+        Assert.IsType<DirectoryNotFoundException>(noFolder);
+        Assert.Contains("--model", noFolder.Message);
+
+        using var noWeights = new TempDirectory();
+        noWeights.Write("config.json", File.ReadAllText(Path.Combine(model.Path, "config.json")));
+        var missing = Fails(Options(noWeights.Path, prompts, output, 1));
+        Assert.IsType<FileNotFoundException>(missing);
+        Assert.Contains("model.safetensors", missing.Message);
+        Assert.Contains("tokenizer", missing.Message);
+
+        var vocab = Fails(Options(small.Path, prompts, output, 1));
+        Assert.IsType<ArgumentException>(vocab);
+        Assert.Contains("46 tokens", vocab.Message);
+        Assert.Contains("vocab_size is 40", vocab.Message);
+
+        string malformed = work.Write("bad.jsonl", "{\"prompt\": \"1+1=\", \"answer\": \"2\"}\n\n{not json\n");
+        var json = Fails(Options(model.Path, malformed, output, 1));
+        Assert.IsType<InvalidDataException>(json);
+        Assert.Contains("bad.jsonl:3:", json.Message);
+
+        string noAnswer = work.Write("noanswer.jsonl", "{\"prompt\": \"1+1=\", \"answer\": 2}\n{\"prompt\": \"2+2=\"}\n");
+        var answer = Fails(Options(model.Path, noAnswer, output, 1));
+        Assert.IsType<InvalidDataException>(answer);
+        Assert.Contains("noanswer.jsonl:2:", answer.Message);
+
+        // The tiny model's context is 256 positions; with 16 new tokens a prompt may have 240.
+        string longPrompt = work.Write("long.jsonl", "{\"prompt\": \"1+1=\", \"answer\": \"2\"}\n" + JsonSerializer.Serialize(new { prompt = new string('1', 300), answer = "1" }) + "\n");
+        var overlong = Fails(Options(model.Path, longPrompt, output, 1));
+        Assert.IsType<ArgumentException>(overlong);
+        Assert.Contains("long.jsonl:2:", overlong.Message);
+        Assert.Contains("--overlong truncate-left", overlong.Message);
+
+        var noModel = Assert.Throws<ArgumentException>(() => HfRlOptions.Parse(new[] { "--prompts", prompts }));
+        Assert.Contains("--model", noModel.Message);
+        var badFlag = Assert.Throws<ArgumentException>(() => HfRlOptions.Parse(new[] { "--model", model.Path, "--prompts", prompts, "--tlt", "maybe" }));
+        Assert.Contains("--tlt", badFlag.Message);
+        Assert.False(Directory.Exists(output), "no input error may leave an output folder behind");
+    }
+}
