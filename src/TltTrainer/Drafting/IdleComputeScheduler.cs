@@ -22,7 +22,8 @@ public interface IIdleTrainingStep
 /// <param name="TrainingWorkerSeconds">Σ over training steps of duration × idle workers whose threads they used.</param>
 /// <param name="Steps">Training steps run.</param>
 /// <param name="MaxHandBackSeconds">Longest time from a worker being reclaimed to the step using it ending.</param>
-public sealed record IdleComputeStats(double IdleWorkerSeconds, double TrainingWorkerSeconds, int Steps, double MaxHandBackSeconds)
+/// <param name="Failure">The error of a training step that threw in this phase (training then paused until the next rollout), or null.</param>
+public sealed record IdleComputeStats(double IdleWorkerSeconds, double TrainingWorkerSeconds, int Steps, double MaxHandBackSeconds, string? Failure = null)
 {
     /// <summary>Share of idle worker time spent training.</summary>
     public double UsedFraction => IdleWorkerSeconds <= 0 ? 0 : Math.Min(1, TrainingWorkerSeconds / IdleWorkerSeconds);
@@ -40,6 +41,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
     private CancellationTokenSource _stop = new();
     private double _idleSeconds, _trainingSeconds, _maxHandBack;
     private int _steps;
+    private string? _failure;
     private readonly List<long> _reclaimedAt = new();
 
     /// <summary>Creates a scheduler for <paramref name="workers"/> workers; the lane thread starts at once and waits.</summary>
@@ -64,6 +66,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
             _rollout = true;
             _idleSeconds = _trainingSeconds = _maxHandBack = 0;
             _steps = 0;
+            _failure = null;
             _stop = new CancellationTokenSource();
             Monitor.PulseAll(_gate);
         }
@@ -99,7 +102,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
             _stop.Cancel();
             for (int w = 0; w < _idleSince.Length; w++) ReportBusyLocked(w);
             while (_training) Monitor.Wait(_gate);
-            return new IdleComputeStats(_idleSeconds, _trainingSeconds, _steps, _maxHandBack);
+            return new IdleComputeStats(_idleSeconds, _trainingSeconds, _steps, _maxHandBack, _failure);
         }
     }
 
@@ -122,7 +125,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
             CancellationToken token;
             lock (_gate)
             {
-                while (!_disposed && !(_rollout && IdleCount() > 0)) Monitor.Wait(_gate);
+                while (!_disposed && !(_rollout && _failure is null && IdleCount() > 0)) Monitor.Wait(_gate);
                 if (_disposed) return;
                 threads = IdleCount();
                 token = _stop.Token;
@@ -132,6 +135,12 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
             bool trained = false;
             try { trained = !token.IsCancellationRequested && _step.Run(threads, token); }
             catch (OperationCanceledException) when (token.IsCancellationRequested) { }
+            catch (Exception e)
+            {
+                // A failing drafter step must never take the process down (this is a background thread) nor
+                // touch the policy: record it, pause training until the next rollout, and let metrics say so.
+                lock (_gate) _failure = $"{e.GetType().Name}: {e.Message}";
+            }
             lock (_gate)
             {
                 long end = _clock.GetTimestamp();

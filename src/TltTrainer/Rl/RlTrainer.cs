@@ -116,7 +116,10 @@ public sealed partial class RlTrainer : IDisposable
                 IdleWorkerSeconds = tlt.Idle.IdleWorkerSeconds, DrafterTrainSeconds = tlt.Idle.TrainingWorkerSeconds,
                 DrafterLoss = tlt.Fresh?.Loss, DrafterTop1 = tlt.Fresh?.Top1Accuracy, DrafterVersion = tlt.VersionUsed,
                 DrafterSteps = tlt.Idle.Steps, HandBackSeconds = tlt.Idle.MaxHandBackSeconds, DrafterCriticalSeconds = tlt.CriticalSeconds,
+                DrafterFailures = tlt.Idle.Failure is null ? metrics.DrafterFailures
+                    : (metrics.DrafterFailures ?? Array.Empty<string>()).Append($"idle training: {tlt.Idle.Failure}").ToList(),
             };
+            if (tlt.Idle.Failure is not null) LogIdleFailure(_logger, Step, tlt.Idle.Failure);
         }
         _sink?.Write(metrics);
         LogStep(_logger, Step, metrics.RewardMean, metrics.StepSeconds);
@@ -159,6 +162,9 @@ public sealed partial class RlTrainer : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _optimizer.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "RL step {Step}: drafter training on idle compute failed and paused until the next rollout: {Error}")]
+    private static partial void LogIdleFailure(ILogger logger, int step, string error);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "RL step {Step}: reward {Reward:F3} in {Seconds:F2}s")]
     private static partial void LogStep(ILogger logger, int step, double reward, double seconds);

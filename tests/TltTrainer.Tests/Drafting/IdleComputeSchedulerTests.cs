@@ -108,4 +108,35 @@ public sealed class IdleComputeSchedulerTests
         scheduler.Dispose();                                   // cancels the step's token; the lane exits
         Assert.False(scheduler.IsTraining);
     }
+
+    private sealed class ThrowingStep : IIdleTrainingStep
+    {
+        public int Calls;
+
+        public bool Run(int threads, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Calls);
+            throw new InvalidOperationException("drafter blew up");
+        }
+    }
+
+    [Fact]
+    public void StepThatThrows_DoesNotCrash_IsReported_AndPausesTrainingUntilTheNextRollout()
+    {
+        var step = new ThrowingStep();
+        using var scheduler = new IdleComputeScheduler(1, step);
+        scheduler.BeginRollout();
+        scheduler.ReportIdle(0);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Volatile.Read(ref step.Calls) == 0 && DateTime.UtcNow < deadline) Thread.Sleep(5);
+        Thread.Sleep(50);                                           // a crashing lane would have taken the process down by now
+        var stats = scheduler.BeginUpdate();
+        Assert.Equal(1, step.Calls);                                // paused after the failure, no retry storm
+        Assert.Contains("drafter blew up", stats.Failure);
+        scheduler.BeginRollout();                                   // the next rollout tries again
+        scheduler.ReportIdle(0);
+        deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Volatile.Read(ref step.Calls) < 2 && DateTime.UtcNow < deadline) Thread.Sleep(5);
+        Assert.Equal(2, scheduler.BeginUpdate() is { Failure: not null } ? step.Calls : -1);
+    }
 }
