@@ -8,6 +8,7 @@ using TltTrainer.Drafting;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
 using TltTrainer.Speculative;
+using TorchSharp;
 
 namespace TltTrainer.Rl;
 
@@ -113,7 +114,7 @@ public sealed class TltRollout : IDisposable
         var owned = new List<IDisposable>();
         try
         {
-            var training = Track(owned, Copy(drafter, policy.Config));
+            var training = Track(owned, Copy(drafter, policy));
             var buffer = Track(owned, new HiddenStateBuffer(o.Buffer));
             var publisher = Track(owned, new DrafterPublisher());
             var online = Track(owned, new OnlineDrafterTraining(policy, training, buffer, publisher, o.Online));
@@ -122,7 +123,7 @@ public sealed class TltRollout : IDisposable
             var engines = new List<RolloutEngine>();
             for (int w = 0; w < o.Workers; w++)
             {
-                var serving = Track(owned, Copy(drafter, policy.Config));
+                var serving = Track(owned, Copy(drafter, policy));
                 var eagle = Track(owned, new EagleDrafter(policy, serving, publisher));
                 var ngram = Track(owned, new NGramDrafter());
                 var arms = new[]
@@ -162,10 +163,15 @@ public sealed class TltRollout : IDisposable
         return item;
     }
 
-    private static EagleDraftModel Copy(EagleDraftModel source, TransformerConfig config)
+    /// <summary>A copy of <paramref name="source"/> on the policy's device (the drafter reads the policy's hidden states there).</summary>
+    private static EagleDraftModel Copy(EagleDraftModel source, CausalLM policy)
     {
-        var copy = new EagleDraftModel(config);
-        try { copy.CopyFrom(source.state_dict(), "starting drafter"); }
+        var copy = new EagleDraftModel(policy.Config);
+        try
+        {
+            if (policy.Device.type != DeviceType.CPU) copy.to(policy.Device);
+            copy.CopyFrom(source.state_dict(), "starting drafter");
+        }
         catch { copy.Dispose(); throw; }
         return copy;
     }

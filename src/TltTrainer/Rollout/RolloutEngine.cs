@@ -134,8 +134,10 @@ public sealed class RolloutEngine : IRolloutGenerator
     /// <summary>Copies float32 logits <c>[N, V]</c> (contiguous) into managed memory.</summary>
     internal static float[] ToManaged(Tensor logits)
     {
+        // Tensor.bytes reads host memory only: device tensors come over in one copy first.
         using var contiguous = logits.to(ScalarType.Float32).contiguous();
-        return MemoryMarshal.Cast<byte, float>(contiguous.bytes).ToArray();
+        using var host = contiguous.device_type == TorchSharp.DeviceType.CPU ? null : contiguous.cpu();
+        return MemoryMarshal.Cast<byte, float>((host ?? contiguous).bytes).ToArray();
     }
 }
 

@@ -86,6 +86,9 @@ internal static class EagleTree
         using var scope = NewDisposeScope();
         var logp = nn.functional.log_softmax(logits.view(-1, logits.shape[^1]), -1);
         var (values, indices) = logp.topk(k, -1);
-        return (values.to(ScalarType.Float64).data<double>().ToArray(), indices.to(ScalarType.Int32).data<int>().ToArray());
+        // data<T>() reads host memory only (device tensors come over first).
+        var v = values.to(ScalarType.Float64).cpu();
+        var i = indices.to(ScalarType.Int32).cpu();
+        return (v.data<double>().ToArray(), i.data<int>().ToArray());
     }
 }
