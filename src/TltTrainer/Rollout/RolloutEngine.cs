@@ -115,7 +115,10 @@ public sealed class RolloutEngine : IRolloutGenerator
         var clock = Stopwatch.StartNew();
         if (arm.Drafter is null) batch.PlainStep();
         else batch.SpeculativeStep(arm.Drafter, arm.Strategy!);
-        if (fromBandit) adaptive.Record(running, arm, (metrics.GeneratedTokens - before) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
+        // Reward per running sequence: within a bucket the batch keeps shrinking through the tail, and raw
+        // tokens/s would credit whichever arm happened to be measured at the larger batch (plain decoding,
+        // tried first) instead of the faster one.
+        if (fromBandit) adaptive.Record(running, arm, (metrics.GeneratedTokens - before) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9) / running);
         var key = $"{adaptive.BucketName(running)}:{arm.Name}";
         metrics.ArmChoices[key] = metrics.ArmChoices.GetValueOrDefault(key) + 1;
     }
