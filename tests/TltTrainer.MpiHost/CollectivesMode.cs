@@ -9,6 +9,21 @@ namespace TltTrainer.MpiHost;
 
 internal static class CollectivesMode
 {
+    /// <summary>Times an in-place all-reduce of --mb megabytes of float32 (default 64), --iterations times (default 10).</summary>
+    public static int Bench(ICommunicator c, HostArguments args)
+    {
+        long elements = args.Int("mb", 64) * (1L << 20) / sizeof(float);
+        using var t = ones(elements);
+        c.AllReduce(t);                                       // warm-up (connections, pinned pages)
+        int iterations = args.Int("iterations", 10);
+        c.Barrier();
+        var before = c.CommunicationTime;
+        for (int i = 0; i < iterations; i++) c.AllReduce(t);
+        double ms = (c.CommunicationTime - before).TotalMilliseconds / iterations;
+        Console.WriteLine($"rank {c.Rank}/{c.Size}: all-reduce of {elements * 4 >> 20} MiB float32 in place: {ms:F1} ms ({elements * 4 / ms / 1e6:F2} GB/s)");
+        return 0;
+    }
+
     public static int Run(ICommunicator c, HostArguments args)
     {
         int r = c.Rank;
