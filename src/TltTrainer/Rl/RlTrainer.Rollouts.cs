@@ -32,16 +32,17 @@ public sealed partial class RlTrainer
         for (int round = 0; round <= (_options.DynamicSampling ? _options.MaxRefillRounds : 0) && keptGroups < _options.PromptsPerStep; round++)
         {
             int need = _options.PromptsPerStep - keptGroups;
-            var examples = _sampler.Next(need);
+            var examples = _sampler.Next(need);   // the same prompts on every rank; each keeps its block of groups
+            var (first, count) = Shard(examples.Count);
             var requests = new List<RolloutRequest>();
-            for (int p = 0; p < examples.Count; p++)
+            for (int p = first; p < first + count; p++)
             {
                 var text = _options.Template.Apply(examples[p].Prompt);
                 var ids = PromptLength.Apply(_tokenizer.Encode(text), maxPrompt, _options.OverlongPrompts, examples[p].Prompt);
                 long group = ((long)Step << 20) + round * 4096 + p;
                 for (int g = 0; g < _options.GroupSize; g++)
                 {
-                    long id = requests.Count;
+                    long id = (long)p * _options.GroupSize + g;   // the global request index: seeds as in one process
                     ulong seed = Mix(_options.Seed, (ulong)Step, (ulong)round, (ulong)id);
                     requests.Add(new RolloutRequest(id, ids, _options.Sampling with { Seed = seed }, group));
                 }
@@ -49,7 +50,7 @@ public sealed partial class RlTrainer
             progress?.Report(new RlProgress(Step, "rollout", null));
             var clock = Stopwatch.StartNew();
             var engineProgress = progress is null ? null : new ForwardProgress(p => progress.Report(new RlProgress(Step, "rollout", p)));
-            var result = _engine.Generate(requests, cancellationToken, engineProgress);
+            var result = requests.Count == 0 ? new RolloutResult([], new RolloutMetrics()) : _engine.Generate(requests, cancellationToken, engineProgress);
             rolloutSeconds += clock.Elapsed.TotalSeconds;
             foreach (var (k, v) in result.Metrics.ArmChoices) arms[k] = arms.GetValueOrDefault(k) + v;
             failures.AddRange(result.Metrics.DrafterFailures);
@@ -59,14 +60,15 @@ public sealed partial class RlTrainer
             progress?.Report(new RlProgress(Step, "reward", null));
             clock.Restart();
             var decoded = result.Trajectories.Select(t => _tokenizer.Decode(t.ResponseTokens, skipSpecialTokens: true)).ToList();
-            var inputs = result.Trajectories.Select((t, i) => new RewardInput(t.RequestId, examples[i / _options.GroupSize].Prompt, decoded[i],
-                examples[i / _options.GroupSize].Answer)).ToList();
+            var inputs = result.Trajectories.Select((t, i) => new RewardInput(t.RequestId, examples[first + i / _options.GroupSize].Prompt, decoded[i],
+                examples[first + i / _options.GroupSize].Answer)).ToList();
             var (totals, _) = _rewards.Score(inputs);
             rewardSeconds += clock.Elapsed.TotalSeconds;
 
-            for (int p = 0; p < examples.Count; p++)
+            int keptBefore = keptGroups, droppedBefore = dropped;
+            for (int p = first; p < first + count; p++)
             {
-                var members = Enumerable.Range(p * _options.GroupSize, _options.GroupSize).ToArray();
+                var members = Enumerable.Range((p - first) * _options.GroupSize, _options.GroupSize).ToArray();
                 bool flat = members.All(i => totals[i] == totals[members[0]]);
                 bool lastChance = round == (_options.DynamicSampling ? _options.MaxRefillRounds : 0);
                 if (_options.DynamicSampling && flat && _options.GroupSize > 1 && !(lastChance && keptGroups == 0 && p == examples.Count - 1))
@@ -86,29 +88,36 @@ public sealed partial class RlTrainer
                     texts.Add((decoded[i], examples[p].Answer));
                 }
             }
+            if (_communicator.Size > 1)
+            {
+                // Keep/drop decisions are per group; the counts that steer the refill are global.
+                Span<int> counts = [keptGroups - keptBefore, dropped - droppedBefore];
+                _communicator.AllReduce(counts);
+                (keptGroups, dropped) = (keptBefore + counts[0], droppedBefore + counts[1]);
+            }
         }
         var advantages = _options.Advantage.Compute(rewards, groups);
         var batch = new RlBatch(prompts, responses, rewards.ToArray(), advantages, groups.ToArray());
         return (new CollectedBatch(batch, logProbs, dropped), new RolloutTotals(rolloutSeconds, rewardSeconds, tokens, acceptSum, acceptCount, arms, failures), texts);
     }
 
-    private StepMetrics Metrics(CollectedBatch collected, RolloutTotals rollout, IReadOnlyList<(string Response, string? Answer)> texts, double gap,
+    private StepMetrics Metrics((double[] Rewards, int[] Lengths, int Accurate, RolloutTotals Totals, int Dropped, double Gap) view,
         double oldSeconds, double updateSeconds, UpdateStats stats, double stepSeconds)
     {
-        var batch = collected.Batch;
-        var lengths = batch.Responses.Select(r => r.Length).OrderBy(x => x).ToArray();
-        double mean = batch.Rewards.Average();
+        var (rewards, unsorted, accurate, rollout, groupsDropped, gap) = view;
+        var lengths = unsorted.OrderBy(x => x).ToArray();
+        double mean = rewards.Average();
         return new StepMetrics
         {
             Step = Step,
             RewardMean = mean,
-            RewardStd = Math.Sqrt(batch.Rewards.Sum(r => (r - mean) * (r - mean)) / batch.Count),
-            Accuracy = AccuracyCheck is null ? null : texts.Count(t => AccuracyCheck(t.Response, t.Answer)) / (double)texts.Count,
+            RewardStd = Math.Sqrt(rewards.Sum(r => (r - mean) * (r - mean)) / rewards.Length),
+            Accuracy = AccuracyCheck is null ? null : accurate / (double)rewards.Length,
             ResponseLengthMean = lengths.Average(),
             ResponseLengthP50 = Percentile(lengths, 0.5),
             ResponseLengthP90 = Percentile(lengths, 0.9),
             ResponseLengthMax = lengths[^1],
-            ResponseLengths = batch.Responses.Select(r => r.Length).ToArray(),
+            ResponseLengths = unsorted,
             RolloutSeconds = rollout.RolloutSeconds,
             RewardSeconds = rollout.RewardSeconds,
             OldLogProbSeconds = oldSeconds,
@@ -119,7 +128,7 @@ public sealed partial class RlTrainer
             LogProbGapMax = gap,
             ArmChoices = rollout.ArmChoices.Count == 0 ? null : rollout.ArmChoices,
             DrafterFailures = rollout.DrafterFailures.Count == 0 ? null : rollout.DrafterFailures,
-            GroupsDropped = collected.GroupsDropped,
+            GroupsDropped = groupsDropped,
             Loss = stats.Loss,
             Kl = stats.Kl,
             ClipFraction = stats.ClipFraction,

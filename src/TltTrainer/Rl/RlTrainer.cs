@@ -85,6 +85,8 @@ public sealed partial class RlTrainer : IDisposable
     public StepMetrics RunStep(CancellationToken cancellationToken = default, IProgress<RlProgress>? progress = null)
     {
         var stepClock = Stopwatch.StartNew();
+        var commBefore = _communicator.CommunicationTime;
+        SyncReplicasOnce();
         Tlt?.BeforeRollout(Step);
         (CollectedBatch batch, RolloutTotals rollout, IReadOnlyList<(string, string?)> texts) collected;
         OnlineDrafter.PhaseStats? tlt;
@@ -96,19 +98,22 @@ public sealed partial class RlTrainer : IDisposable
         progress?.Report(new RlProgress(Step, "old_logprob", null));
         var clock = Stopwatch.StartNew();
         // A single-pass update scores the old policy in its own forward, so no separate pass is needed.
-        using var old = _update.SinglePass ? null : _update.ScoreAll(_policy, batch.Batch);
-        using var reference = _reference is not null && _options.KlCoefficient > 0 ? _update.ScoreAll(_reference, batch.Batch) : null;
+        bool any = batch.Batch.Count > 0;   // a rank may hold no sequences (dynamic sampling dropped its groups)
+        using var old = _update.SinglePass || !any ? null : _update.ScoreAll(_policy, batch.Batch);
+        using var reference = _reference is not null && _options.KlCoefficient > 0 && any ? _update.ScoreAll(_reference, batch.Batch) : null;
         double oldSeconds = clock.Elapsed.TotalSeconds;
         cancellationToken.ThrowIfCancellationRequested();
 
         progress?.Report(new RlProgress(Step, "update", null));
         clock.Restart();
-        using var scored = old is null ? zeros(batch.Batch.Count, batch.Batch.Responses.Max(r => r.Length), device: _policy.Device) : null;
+        using var scored = old is null && any ? zeros(batch.Batch.Count, batch.Batch.Responses.Max(r => r.Length), device: _policy.Device) : null;
         var stats = _update.Run(batch.Batch, old, reference, Step, scored);
         double updateSeconds = clock.Elapsed.TotalSeconds;
-        double gap = LogProbGap((old ?? scored)!, batch.RolloutLogProbs);
+        double gap = any ? LogProbGap((old ?? scored)!, batch.RolloutLogProbs) : 0;
 
-        var metrics = Metrics(batch, rollout, texts, gap, oldSeconds, updateSeconds, stats, stepClock.Elapsed.TotalSeconds);
+        var metrics = Metrics(GlobalView(batch, rollout, texts, gap), oldSeconds, updateSeconds, stats, stepClock.Elapsed.TotalSeconds);
+        if (_communicator.Size > 1)
+            metrics = metrics with { Ranks = _communicator.Size, CommunicationSeconds = (_communicator.CommunicationTime - commBefore).TotalSeconds };
         if (tlt is not null)
         {
             metrics = metrics with
@@ -121,7 +126,7 @@ public sealed partial class RlTrainer : IDisposable
             };
             if (tlt.Idle.Failure is not null) LogIdleFailure(_logger, Step, tlt.Idle.Failure);
         }
-        _sink?.Write(metrics);
+        if (_communicator.Rank == 0) _sink?.Write(metrics);
         LogStep(_logger, Step, metrics.RewardMean, metrics.StepSeconds);
         Step++;
         return metrics;
@@ -144,9 +149,15 @@ public sealed partial class RlTrainer : IDisposable
     /// <summary>Drafter saved with checkpoints and restored on resume (online drafter training), or null.</summary>
     public Speculative.EagleDraftModel? Drafter { get; init; }
 
-    /// <summary>Writes a checkpoint folder under <paramref name="root"/> (atomically) and returns its path.</summary>
-    public string SaveCheckpoint(string root) =>
-        RlCheckpoint.Write(root, new TrainerState(Step, _update.OptimizerSteps, _sampler.State, _options.Seed), _policy, _optimizer, Drafter);
+    /// <summary>Writes a checkpoint folder under <paramref name="root"/> (atomically) and returns its path. With several ranks, rank 0 writes and the others wait for it.</summary>
+    public string SaveCheckpoint(string root)
+    {
+        var path = _communicator.Rank == 0
+            ? RlCheckpoint.Write(root, new TrainerState(Step, _update.OptimizerSteps, _sampler.State, _options.Seed), _policy, _optimizer, Drafter)
+            : Path.Combine(root, $"step-{Step:D6}");
+        _communicator.Barrier();
+        return path;
+    }
 
     /// <summary>Restores policy, optimizer, drafter, sampler position and step from a checkpoint folder.</summary>
     /// <exception cref="InvalidDataException">The checkpoint was written with a different seed or is malformed.</exception>
@@ -161,7 +172,11 @@ public sealed partial class RlTrainer : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _optimizer.Dispose();
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _update.Dispose();
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "RL step {Step}: drafter training on idle compute failed and paused until the next rollout: {Error}")]
     private static partial void LogIdleFailure(ILogger logger, int step, string error);

@@ -88,6 +88,12 @@ public sealed record StepMetrics
     /// <summary>Optimizer steps skipped because the loss or gradient was not finite.</summary>
     [JsonPropertyName("update/skipped_steps")] public int SkippedSteps { get; init; }
 
+    /// <summary>Ranks of a data-parallel (MPI) run, or null in a single process.</summary>
+    [JsonPropertyName("dist/ranks")] public int? Ranks { get; init; }
+
+    /// <summary>Seconds this rank spent in collectives during the step (waiting for slower ranks included), or null in a single process.</summary>
+    [JsonPropertyName("time/comm_s")] public double? CommunicationSeconds { get; init; }
+
     /// <summary>Worker-seconds left idle by rollout while others finished the tail (online drafter training).</summary>
     [JsonPropertyName("idle/worker_s")] public double? IdleWorkerSeconds { get; init; }
 

@@ -1,0 +1,28 @@
+// Picks the communicator from the environment, so the same program runs alone or under mpirun:
+// Open MPI's launcher sets OMPI_COMM_WORLD_SIZE, MPICH's Hydra sets PMI_SIZE; TLT_MPI=1 forces MPI
+// (e.g. another launcher), TLT_MPI=0 forces a single process.
+namespace TltTrainer.Distributed;
+
+/// <summary>Creates the job's communicator.</summary>
+public static class Communicator
+{
+    /// <summary>True when this process was started by an MPI launcher (or <c>TLT_MPI=1</c>).</summary>
+    public static bool LaunchedByMpi
+    {
+        get
+        {
+            var forced = Environment.GetEnvironmentVariable("TLT_MPI");
+            if (forced == "1") return true;
+            if (forced == "0") return false;
+            return Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null || Environment.GetEnvironmentVariable("PMI_SIZE") is not null;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="MpiCommunicator"/> when launched by MPI, else <see cref="SingleProcessCommunicator.Instance"/>.
+    /// Call on the thread that will communicate; dispose the result at the end of the program.
+    /// </summary>
+    /// <param name="threadLevel">MPI thread level to request.</param>
+    public static ICommunicator FromEnvironment(MpiThreadLevel threadLevel = MpiThreadLevel.Funneled) =>
+        LaunchedByMpi ? MpiCommunicator.Initialize(threadLevel) : SingleProcessCommunicator.Instance;
+}

@@ -1,0 +1,30 @@
+// Collectives built from the primitives: gathering arrays whose length differs per rank (counts first,
+// then one all-gather of arrays padded to the longest), and single scalars.
+namespace TltTrainer.Distributed;
+
+/// <summary>Convenience collectives over <see cref="ICommunicator"/>.</summary>
+public static class CommunicatorExtensions
+{
+    /// <summary>Every rank's <paramref name="local"/> (lengths may differ), indexed by rank, on every rank.</summary>
+    public static T[][] AllGatherVariable<T>(this ICommunicator communicator, ReadOnlySpan<T> local) where T : unmanaged
+    {
+        if (communicator.Size == 1) return [local.ToArray()];
+        var counts = new int[communicator.Size];
+        communicator.AllGather<int>([local.Length], counts);
+        int longest = counts.Max();
+        var padded = new T[longest];
+        local.CopyTo(padded);
+        var all = new T[longest * communicator.Size];
+        communicator.AllGather<T>(padded, all);
+        return Enumerable.Range(0, communicator.Size).Select(r => all.AsSpan(r * longest, counts[r]).ToArray()).ToArray();
+    }
+
+    /// <summary>The sum of <paramref name="value"/> over all ranks.</summary>
+    public static double AllReduceSum(this ICommunicator communicator, double value)
+    {
+        if (communicator.Size == 1) return value;
+        Span<double> one = [value];
+        communicator.AllReduce(one);
+        return one[0];
+    }
+}

@@ -1,0 +1,78 @@
+// Data-parallel RL over the ranks of an ICommunicator (MPI), the choices in one place:
+//   - every rank draws the same prompts (same sampler, same seed) and keeps a contiguous block of the
+//     groups, so a GRPO group stays on one rank (group statistics are local) and request seeds are the
+//     global ones: the rollouts are those of one process with the same global batch;
+//   - the update sums gradients over the ranks with global loss denominators (PolicyUpdate);
+//   - metrics are computed from per-sequence values gathered from every rank; only rank 0 writes them;
+//   - rank 0 alone writes checkpoints, the others wait at a barrier. A checkpoint holds nothing per rank
+//     (the sampler position and the replicas are identical everywhere), so a run resumes on any number
+//     of ranks; every rank reads the same folder (a shared file system, or a copy on each host).
+// With one rank every collective is the identity and the trainer behaves exactly as before.
+using TltTrainer.Distributed;
+
+namespace TltTrainer.Rl;
+
+public sealed partial class RlTrainer
+{
+    private ICommunicator _communicator = SingleProcessCommunicator.Instance;
+    private bool _replicasSynced;
+
+    /// <summary>
+    /// The ranks this trainer shares its work with (data-parallel RL), or a single process (the default).
+    /// Every rank must construct its trainer the same way and call <see cref="RunStep"/> and
+    /// <see cref="SaveCheckpoint"/> in the same order. <see cref="RlTrainerOptions.PromptsPerStep"/> must be
+    /// at least the number of ranks. The trainer does not own the communicator.
+    /// </summary>
+    public ICommunicator Communicator
+    {
+        get => _communicator;
+        init
+        {
+            if (value.Size > _options.PromptsPerStep)
+                throw new ArgumentException($"PromptsPerStep = {_options.PromptsPerStep} is smaller than the {value.Size} ranks: every rank needs at least one group.", nameof(value));
+            _communicator = value;
+            _update.Communicator = value;
+        }
+    }
+
+    /// <summary>This rank's block [First, First + Count) of <paramref name="groups"/> groups.</summary>
+    private (int First, int Count) Shard(int groups)
+    {
+        int first = (int)((long)groups * _communicator.Rank / _communicator.Size);
+        int end = (int)((long)groups * (_communicator.Rank + 1) / _communicator.Size);
+        return (first, end - first);
+    }
+
+    /// <summary>Makes every replica start from rank 0's weights (once; identical construction is then not required).</summary>
+    private void SyncReplicasOnce()
+    {
+        if (_replicasSynced || _communicator.Size == 1) return;
+        _communicator.Broadcast(_policy, 0);
+        if (_reference is not null) _communicator.Broadcast(_reference, 0);
+        _replicasSynced = true;
+    }
+
+    /// <summary>The step's per-sequence values and rollout totals over all ranks (this rank's alone in a single process).</summary>
+    private (double[] Rewards, int[] Lengths, int Accurate, RolloutTotals Totals, int Dropped, double Gap) GlobalView(
+        CollectedBatch collected, RolloutTotals rollout, IReadOnlyList<(string Response, string? Answer)> texts, double gap)
+    {
+        var batch = collected.Batch;
+        int accurate = AccuracyCheck is null ? 0 : texts.Count(t => AccuracyCheck(t.Response, t.Answer));
+        var lengths = batch.Responses.Select(r => r.Length).ToArray();
+        if (_communicator.Size == 1) return (batch.Rewards, lengths, accurate, rollout, collected.GroupsDropped, gap);
+
+        var rewards = _communicator.AllGatherVariable<double>(batch.Rewards).SelectMany(r => r).ToArray();
+        var allLengths = _communicator.AllGatherVariable<int>(lengths).SelectMany(l => l).ToArray();
+        Span<double> sums = [accurate, rollout.Tokens, rollout.AcceptSum, rollout.AcceptCount];
+        _communicator.AllReduce(sums);
+        Span<double> maxima = [rollout.RolloutSeconds, rollout.RewardSeconds, gap];
+        _communicator.AllReduce(maxima, ReduceOperation.Max);
+        // Arm choices and drafter failures stay this rank's own (they describe its engine).
+        var totals = rollout with
+        {
+            RolloutSeconds = maxima[0], RewardSeconds = maxima[1], Tokens = (long)sums[1], AcceptSum = sums[2], AcceptCount = (int)sums[3],
+        };
+        // Dropped groups are already global (counted from the shared keep/drop decisions).
+        return (rewards, allLengths, (int)sums[0], totals, collected.GroupsDropped, maxima[2]);
+    }
+}

@@ -1,0 +1,96 @@
+// A few data-parallel RL steps on the tiny model with a character-level tokenizer and a "share of the
+// letter e" reward (every group has reward variance). Options:
+//   --steps N        run until the trainer has completed N steps (default 3)
+//   --prompts P      prompts per step (default 3: uneven shards on 2 ranks), --group G (default 4)
+//   --tokens T       max new tokens (default 12), --epochs E, --minis M (default 2 and 2)
+//   --checkpoint DIR save after every step; --resume: continue from its latest checkpoint first
+//   --fail-rank R --fail-step S   rank R throws before running step S
+// Writes params-rankR.bin (float32, named_parameters order) and, on rank 0, metrics.jsonl.
+using System.Globalization;
+using System.Text.Json;
+using TltTrainer.Distributed;
+using TltTrainer.Models;
+using TltTrainer.Rl;
+using TltTrainer.Rollout;
+using TltTrainer.Telemetry;
+using TltTrainer.Tokenization;
+using static TorchSharp.torch;
+
+namespace TltTrainer.MpiHost;
+
+internal static class TrainMode
+{
+    private const string Alphabet = "abcdefghijklmnopqrstuvwxyz";
+
+    private sealed class LetterShare : IRewardFunction
+    {
+        public string Name => "letter_share";
+        public double Score(RewardInput input) => input.Response.Length == 0 ? 0 : input.Response.Count(c => c == 'e') / (double)input.Response.Length;
+    }
+
+    public static int Run(ICommunicator c, HostArguments args)
+    {
+        Directory.CreateDirectory(args.Out);
+        set_num_threads(1);
+        int steps = args.Int("steps", 3), failRank = args.Int("fail-rank", -1), failStep = args.Int("fail-step", -1);
+        var options = new RlTrainerOptions
+        {
+            PromptsPerStep = args.Int("prompts", 3), GroupSize = args.Int("group", 4), MicroBatchSize = 5,
+            MiniBatchesPerEpoch = args.Int("minis", 2), PpoEpochs = args.Int("epochs", 2), LearningRate = 1e-3, Seed = 11,
+            Sampling = new SamplingOptions { Temperature = 1.0, MaxNewTokens = args.Int("tokens", 12) },
+        };
+        using var model = PeakedTinyModel(seed: 91 + c.Rank * 1000);   // replicas differ on purpose: the trainer must sync them
+        var tokenizer = CharTokenizer(Path.Combine(args.Out, $"tokenizer-rank{c.Rank}.json"));
+        var prompts = Enumerable.Range(0, 12).Select(i => new PromptExample(Alphabet.Substring(i, 3), null)).ToList();
+        using var sink = c.Rank == 0 ? new JsonlMetricsSink(Path.Combine(args.Out, "metrics.jsonl")) : null;
+        using var trainer = new RlTrainer(model, tokenizer, new RolloutEngine(model), new RewardComposer([new WeightedReward(new LetterShare())]),
+            new PromptSampler(prompts, 3), options, sink: sink)
+        { Communicator = c };
+        var root = args.Text("checkpoint");
+        if (args.Flag("resume") && root is not null && RlCheckpoint.Latest(root) is { } latest) trainer.LoadCheckpoint(latest);
+        while (trainer.Step < steps)
+        {
+            if (c.Rank == failRank && trainer.Step == failStep)
+                throw new InvalidOperationException($"injected failure before step {failStep}");
+            var m = trainer.RunStep();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"rank {c.Rank}/{c.Size} step {m.Step}: reward {m.RewardMean:F4} loss {m.Loss:F6} step_s {m.StepSeconds:F3} rollout_s {m.RolloutSeconds:F3} update_s {m.UpdateSeconds:F3} comm_s {m.CommunicationSeconds ?? 0:F3}"));
+            if (root is not null) trainer.SaveCheckpoint(root);
+        }
+        using var flat = cat(model.parameters().Select(p => p.detach().flatten()).ToList());
+        File.WriteAllBytes(Path.Combine(args.Out, $"params-rank{c.Rank}.bin"), flat.bytes.ToArray());
+        return 0;
+    }
+
+    private static CausalLM PeakedTinyModel(int seed)
+    {
+        var model = new CausalLM(TransformerPresets.Tiny, seed);
+        using var noGrad = no_grad();
+        using var g = new Generator((ulong)seed + 1000);
+        foreach (var (name, p) in model.named_parameters())
+            if (!name.Contains("norm")) p.normal_(0, 0.1, g);
+        return model;
+    }
+
+    private static ITextTokenizer CharTokenizer(string path)
+    {
+        var vocab = new Dictionary<string, int> { ["<pad>"] = 0, ["<s>"] = 1, ["</s>"] = 2 };
+        foreach (var ch in Alphabet) vocab[ch.ToString()] = vocab.Count;
+        var json = new
+        {
+            version = "1.0",
+            added_tokens = new[]
+            {
+                new { id = 0, content = "<pad>", special = true }, new { id = 1, content = "<s>", special = true }, new { id = 2, content = "</s>", special = true },
+            },
+            normalizer = (object?)null,
+            pre_tokenizer = (object?)null,
+            model = new { type = "BPE", vocab, merges = Array.Empty<string>(), unk_token = "<pad>" },
+        };
+        File.WriteAllText(path, JsonSerializer.Serialize(json));
+        return TokenizerLoader.FromTokenizerJson(path, new TokenizerLoadOptions
+        {
+            BosToken = "<s>", EosToken = "</s>", PadToken = "<pad>", EncodeDefaults = new EncodeOptions { AddBos = true },
+        });
+    }
+}

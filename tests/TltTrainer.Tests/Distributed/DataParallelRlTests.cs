@@ -1,0 +1,85 @@
+using System.Runtime.InteropServices;
+using TltTrainer.Tests.TestSupport;
+
+namespace TltTrainer.Tests.Distributed;
+
+/// <summary>A single-process run of the MPI host (3 RL steps, global batch 3 prompts × 4), shared by the tests.</summary>
+public sealed class SingleProcessReference : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public SingleProcessReference()
+    {
+        if (MpiLauncher.MpiRun is null) return;
+        Result = MpiLauncher.Run(0, TimeSpan.FromMinutes(3), "train", "--out", _dir.Path, "--steps", "3");
+        Parameters = File.Exists(ParamsPath) ? DataParallelRlTests.Read(ParamsPath) : null;
+    }
+
+    public LaunchResult? Result { get; }
+
+    public float[]? Parameters { get; }
+
+    private string ParamsPath => Path.Combine(_dir.Path, "params-rank0.bin");
+
+    public void Dispose() => _dir.Dispose();
+}
+
+public sealed class DataParallelRlTests(SingleProcessReference reference) : IClassFixture<SingleProcessReference>
+{
+    // Float sums in another order (micro-batches cut per rank, a different rollout batch): rounding only.
+    private const float Tolerance = 1e-5f;
+
+    internal static float[] Read(string path) => MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(path)).ToArray();
+
+    private float[] Reference()
+    {
+        Assert.True(reference.Parameters is not null, $"single-process reference run failed:\n{reference.Result?.Output}");
+        return reference.Parameters!;
+    }
+
+    private static float MaxDifference(float[] a, float[] b)
+    {
+        Assert.Equal(a.Length, b.Length);
+        return a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
+    }
+
+    [MpiFact]
+    public void TwoRanks_SameGlobalBatch_MatchOneProcessAndStayBitIdentical()
+    {
+        // The host builds each rank's model from a different seed: the trainer must broadcast rank 0's
+        // weights first. Shards are uneven (3 groups: 1 on rank 0, 2 on rank 1); 2 epochs × 2 mini-batches.
+        using var dir = new TempDirectory();
+        var run = MpiLauncher.Run(2, TimeSpan.FromMinutes(3), "train", "--out", dir.Path, "--steps", "3");
+        Assert.True(run.ExitCode == 0, $"mpirun exited {run.ExitCode}:\n{run.Output}");
+        var rank0 = Read(Path.Combine(dir.Path, "params-rank0.bin"));
+        var rank1 = Read(Path.Combine(dir.Path, "params-rank1.bin"));
+        Assert.True(rank0.AsSpan().SequenceEqual(rank1), $"replicas differ by up to {MaxDifference(rank0, rank1)}");
+        float diff = MaxDifference(Reference(), rank0);
+        Assert.True(diff < Tolerance, $"2 ranks vs 1 process: parameters differ by up to {diff}");
+        var metrics = File.ReadAllLines(Path.Combine(dir.Path, "metrics.jsonl"));
+        Assert.Equal(3, metrics.Length);                            // rank 0 alone writes metrics
+        Assert.Contains("\"dist/ranks\":2", metrics[0].Replace(" ", ""));
+    }
+
+    [MpiFact]
+    public void RankThatThrows_EndsTheJobNamed_AndTheLastCheckpointResumesOnOneRank()
+    {
+        using var dir = new TempDirectory();
+        var root = Path.Combine(dir.Path, "checkpoints");
+        var failed = MpiLauncher.Run(2, TimeSpan.FromMinutes(2), "train", "--out", dir.Path, "--steps", "3", "--checkpoint", root,
+            "--fail-rank", "1", "--fail-step", "2");
+        Assert.False(failed.TimedOut, $"the job hung after a rank threw:\n{failed.Output}");
+        Assert.NotEqual(0, failed.ExitCode);
+        Assert.Contains("rank 1 of 2 failed", failed.Output);
+        Assert.Contains("injected failure before step 2", failed.Output);
+        Assert.True(failed.Elapsed < TimeSpan.FromSeconds(60), $"the job took {failed.Elapsed} to end");
+
+        // Two steps were checkpointed on 2 ranks; the third runs in one process and lands where an uninterrupted single-process run does.
+        var resumed = MpiLauncher.Run(0, TimeSpan.FromMinutes(2), "train", "--out", dir.Path, "--steps", "3", "--checkpoint", root, "--resume");
+        Assert.True(resumed.ExitCode == 0, $"resume exited {resumed.ExitCode}:\n{resumed.Output}");
+        Assert.DoesNotContain("step 0:", resumed.Output);
+        Assert.Contains("step 2:", resumed.Output);
+        float diff = MaxDifference(Reference(), Read(Path.Combine(dir.Path, "params-rank0.bin")));
+        Assert.True(diff < Tolerance, $"resumed vs uninterrupted: parameters differ by up to {diff}");
+    }
+}

@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using System.Reflection;
+
+namespace TltTrainer.Tests.TestSupport;
+
+/// <summary>Result of a launched job.</summary>
+public sealed record LaunchResult(int ExitCode, string Output, TimeSpan Elapsed, bool TimedOut);
+
+/// <summary>Launches the MPI test host (tests/TltTrainer.MpiHost) under mpirun, or alone.</summary>
+internal static class MpiLauncher
+{
+    /// <summary>Full path of mpirun on PATH, or null.</summary>
+    public static string? MpiRun { get; } = FindOnPath("mpirun");
+
+    /// <summary>The host's built assembly.</summary>
+    public static string HostPath { get; } = typeof(MpiLauncher).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "MpiHostPath").Value!;
+
+    /// <summary>Runs the host on <paramref name="ranks"/> ranks with mpirun (0 = alone, no mpirun).</summary>
+    public static LaunchResult Run(int ranks, TimeSpan timeout, params string[] hostArgs)
+    {
+        var info = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // UCX would turn a managed NullReferenceException into a crash; one OpenMP thread per rank on a small machine.
+        info.Environment["UCX_ERROR_SIGNALS"] = "";
+        info.Environment["OMP_NUM_THREADS"] = "1";
+        info.Environment.Remove("OMPI_COMM_WORLD_SIZE");
+        info.Environment.Remove("PMI_SIZE");
+        if (ranks > 0)
+        {
+            info.FileName = MpiRun ?? throw new InvalidOperationException("mpirun not found on PATH.");
+            foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "-np", ranks.ToString(), "-x", "UCX_ERROR_SIGNALS", "-x", "OMP_NUM_THREADS", "dotnet", HostPath })
+                info.ArgumentList.Add(a);
+        }
+        else
+        {
+            info.FileName = "dotnet";
+            info.ArgumentList.Add(HostPath);
+        }
+        foreach (var a in hostArgs) info.ArgumentList.Add(a);
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(info)!;
+        var output = new System.Text.StringBuilder();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        bool exited = process.WaitForExit(timeout);
+        if (!exited) process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+        lock (output) return new LaunchResult(exited ? process.ExitCode : -1, output.ToString(), clock.Elapsed, !exited);
+    }
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+}
+
+/// <summary>A fact that is reported as skipped when mpirun is not installed.</summary>
+public sealed class MpiFactAttribute : FactAttribute
+{
+    public MpiFactAttribute()
+    {
+        if (MpiLauncher.MpiRun is null)
+            Skip = "mpirun not found on PATH: install Open MPI (apt-get install -y openmpi-bin libopenmpi-dev) to run the multi-rank tests.";
+    }
+}
