@@ -53,7 +53,10 @@ internal static class SpeculativeBench
                     "eagle-untrained" => new EagleDrafter(model, untrained),
                     _ => new EagleDrafter(model, work.Trained),
                 };
-                var engine = new RolloutEngine(model, new RolloutEngineOptions { MaxRunningBatch = batch, Drafter = drafter, Strategy = strategy });
+                using var adaptiveNgram = name == "adaptive" ? new NGramDrafter() : null;
+                var engine = new RolloutEngine(model, name == "adaptive"
+                    ? new RolloutEngineOptions { MaxRunningBatch = batch, Adaptive = Adaptive(drafter, adaptiveNgram!) }
+                    : new RolloutEngineOptions { MaxRunningBatch = batch, Drafter = drafter, Strategy = strategy });
                 engine.Generate(sampled.Take(1).ToList());
                 identical &= engine.Generate(greedy).Trajectories.Zip(plainGreedy).All(p => p.First.ResponseTokens.SequenceEqual(p.Second.ResponseTokens));
                 RolloutResult? best = null, pairedPlain = null;
@@ -75,7 +78,7 @@ internal static class SpeculativeBench
                 double e = m.MeanAcceptLength;
                 int gamma = strategy.Depth;
                 double? cost = null, alpha = null, bound = null;
-                if (strategy.Shape == DraftShape.Chain && m.SpeculativeSteps > 0)
+                if (name != "adaptive" && strategy.Shape == DraftShape.Chain && m.SpeculativeSteps > 0)
                 {
                     // Every decode step asks the drafter (an empty draft falls back to a plain step).
                     double plainStep = pairedPlain.Metrics.VerifySeconds / Math.Max(1, pairedPlain.Metrics.DecodeSteps);
@@ -85,13 +88,24 @@ internal static class SpeculativeBench
                     double perForward = (m.GeneratedTokens - sampled.Count) / (double)spec.Trajectories.Sum(t => t.VerifyRounds);
                     bound = perForward / (gamma * cost.Value + 1);
                 }
-                results.Add(Row(name, strategy.ToString(), batch, tps, speedup, e, alpha, cost, bound));
-                Console.WriteLine($"  batch {batch,2} {name,-16} {strategy,-14} {tps,8:F0} tok/s  {speedup,5:F2}x  accept {e:F2}"
+                string shape = name == "adaptive" ? "bandit" : strategy.ToString();
+                results.Add(Row(name, shape, batch, tps, speedup, e, alpha, cost, bound));
+                Console.WriteLine($"  batch {batch,2} {name,-16} {shape,-14} {tps,8:F0} tok/s  {speedup,5:F2}x  accept {e:F2}"
                     + (bound is null ? "" : $"  α {alpha:F2}  c {cost:F2}  bound {bound:F2}x"));
             }
         }
         return (results, identical);
     }
+
+    /// <summary>
+    /// The adaptive engine as the RL stack runs it (TltRollout's arms minus the tree, threshold 16, patience 5):
+    /// at running batch 32 it must cost almost nothing over plain decoding (target ≥ 0.97x).
+    /// </summary>
+    private static AdaptiveSpeculation Adaptive(IDrafter eagle, IDrafter ngram) => new(new AdaptiveSpeculationOptions
+    {
+        Arms = new[] { SpeculationArm.None, SpeculationArm.Of(eagle, SpecStrategy.ChainOf(5, sample: false)), SpeculationArm.Of(ngram, SpecStrategy.ChainOf(8, sample: false)) },
+        BatchThreshold = 16, Patience = 5, Seed = 1,
+    });
 
     private static double TokensPerSecond(RolloutResult r) => r.Metrics.GeneratedTokens / r.Metrics.TotalSeconds;
 
@@ -114,6 +128,7 @@ internal static class SpeculativeBench
         yield return ("eagle-trained", SpecStrategy.ChainOf(5, sample: false));
         if (!quick) yield return ("eagle-trained", SpecStrategy.ChainOf(8, sample: false));
         yield return ("eagle-trained", SpecStrategy.TreeOf(6, 3, 16));
+        yield return ("adaptive", SpecStrategy.ChainOf(5, sample: false));        // arms and shape chosen by the bandit
     }
 
     /// <summary>α with (1 − α^(γ+1)) / (1 − α) = E, by bisection (E in [1, γ + 1]).</summary>
