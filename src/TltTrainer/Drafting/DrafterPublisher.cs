@@ -62,6 +62,17 @@ public sealed class DrafterPublisher : IDrafterWeightsSource, IDisposable
     private readonly object _gate = new();
     private long _version;
 
+    /// <summary>
+    /// Continues version numbering after <paramref name="version"/> (a resumed run: its next snapshot is
+    /// <paramref name="version"/> + 1, so versions keep increasing across the resume). Never lowers the version.
+    /// </summary>
+    public void ContinueFrom(long version)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(version);
+        lock (_gate)
+            if (version > _version) Volatile.Write(ref _version, version);
+    }
+
     /// <summary>Version of the newest snapshot (0 = none).</summary>
     public long LatestVersion => Volatile.Read(ref _version);
 

@@ -96,6 +96,12 @@ public sealed class OnlineDrafterTraining : IIdleTrainingStep, IDisposable
         }
     }
 
+    /// <summary>Version of the newest published snapshot (0 = none).</summary>
+    public long PublishedVersion => _publisher.LatestVersion;
+
+    /// <summary>Continues snapshot versions after <paramref name="version"/> (resume from a checkpoint).</summary>
+    public void ContinueVersionsFrom(long version) => _publisher.ContinueFrom(version);
+
     /// <summary>Publishes the current weights now (e.g. at the end of a rollout); returns the version.</summary>
     public long Publish()
     {

@@ -153,7 +153,8 @@ public sealed partial class RlTrainer : IDisposable
     public string SaveCheckpoint(string root)
     {
         var path = _communicator.Rank == 0
-            ? RlCheckpoint.Write(root, new TrainerState(Step, _update.OptimizerSteps, _sampler.State, _options.Seed), _policy, _optimizer, Drafter)
+            ? RlCheckpoint.Write(root, new TrainerState(Step, _update.OptimizerSteps, _sampler.State, _options.Seed, Tlt?.Training.PublishedVersion ?? 0),
+                _policy, _optimizer, Drafter)
             : Path.Combine(root, $"step-{Step:D6}");
         _communicator.Barrier();
         return path;
@@ -169,6 +170,7 @@ public sealed partial class RlTrainer : IDisposable
         Step = state.Step;
         _update.OptimizerSteps = state.OptimizerSteps;
         _sampler.Restore(state.Sampler);
+        Tlt?.Training.ContinueVersionsFrom(state.DrafterVersion);       // drafter versions keep increasing across a resume
     }
 
     /// <inheritdoc />

@@ -73,6 +73,54 @@ public sealed class RlRobustnessTests
         }
     }
 
+    [Fact]
+    public void Resume_WithOnlineDrafter_DrafterVersionsKeepIncreasing()
+    {
+        using var dir = new TempDirectory();
+        var root = Path.Combine(dir.Path, "checkpoints");
+        var tokenizer = TestTokenizers.CharLevel(RlTrainerTests.Alphabet, dir);
+        var prompts = Enumerable.Range(0, 12).Select(i => new PromptExample(RlTrainerTests.Alphabet.Substring(i, 3), null)).ToList();
+        (RlTrainer Trainer, IDisposable Owned) Create()
+        {
+            var model = TestModels.Peaked(TransformerPresets.Tiny, seed: 91, std: 0.1);
+            var stack = TltRollout.Create(model, new TltTrainer.Speculative.EagleDraftModel(model.Config, seed: 3), new TltRolloutOptions { Workers = 2, Patience = 0 });
+            var trainer = new RlTrainer(model, tokenizer, stack.Rollout, new RewardComposer(new[] { new WeightedReward(new ConstantReward()) }),
+                new PromptSampler(prompts, 3), RlTrainerTests.Options) { Tlt = stack.OnlineDrafter, Drafter = stack.TrainingDrafter };
+            return (trainer, new Owned(trainer, stack, model));
+        }
+        long saved;
+        var (first, owned1) = Create();
+        using (owned1)
+        {
+            first.RunStep();
+            first.RunStep();
+            first.SaveCheckpoint(root);
+            saved = first.Tlt!.Training.PublishedVersion;
+            Assert.True(saved >= 2, $"published version {saved} after two steps");
+        }
+        var (second, owned2) = Create();
+        using (owned2)
+        {
+            second.LoadCheckpoint(RlCheckpoint.Latest(root)!);
+            var m = second.RunStep();
+            Assert.True(m.DrafterVersion > saved, $"after resume the rollout served drafter v{m.DrafterVersion}, not above the checkpoint's v{saved}");
+        }
+    }
+
+    private sealed class ConstantReward : IRewardFunction
+    {
+        public string Name => "constant";
+        public double Score(RewardInput input) => input.Response.Length % 2;
+    }
+
+    private sealed class Owned(params IDisposable[] items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var d in items) d.Dispose();
+        }
+    }
+
     private sealed class CancelOnRollout(CancellationTokenSource cts, int afterReports) : IProgress<RlProgress>
     {
         private int _reports;
