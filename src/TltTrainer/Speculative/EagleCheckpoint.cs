@@ -99,17 +99,7 @@ public static class EagleCheckpoint
             foreach (var spec in specs.Where(s => s.Source == EagleTensorSource.ZeroBias && weights.ContainsKey(s.Name)))
                 CheckZero(weights[spec.Name], spec.Name, weightsPath);
             var own = specs.Where(s => s.Source == EagleTensorSource.Drafter).ToDictionary(s => s.Name, s => weights[s.Name]);
-            var model = new EagleDraftModel(targetConfig);
-            try
-            {
-                model.CopyFrom(own, weightsPath);
-                return model;
-            }
-            catch
-            {
-                model.Dispose();
-                throw;
-            }
+            return EagleDraftModel.FromWeights(targetConfig, own, weightsPath);
         }
         finally
         {
@@ -144,37 +134,33 @@ public static class EagleCheckpoint
 
     private static void CheckDrafterFits(TransformerConfig drafter, TransformerConfig target)
     {
-        void Require(string field, object mine, object theirs)
-        {
-            if (!Equals(mine, theirs)) throw new ArgumentException($"drafter {field} = {Format(mine)} does not match the target's {Format(theirs)}.");
-        }
-        Require("hidden_size", drafter.HiddenSize, target.HiddenSize);
-        Require("intermediate_size", drafter.IntermediateSize, target.IntermediateSize);
-        Require("num_attention_heads", drafter.NumHeads, target.NumHeads);
-        Require("num_key_value_heads", drafter.NumKvHeads, target.NumKvHeads);
-        Require("head_dim", drafter.HeadDim, target.HeadDim);
-        Require("vocab_size", drafter.VocabSize, target.VocabSize);
-        Require("attention bias", drafter.HasQkvBias, target.HasQkvBias);
-        Require("rms_norm_eps", drafter.RmsNormEps, target.RmsNormEps);
-        Require("rope_theta", drafter.RopeTheta, target.RopeTheta);
+        // Export also refuses a bias mismatch: the written layout depends on it.
+        var mismatch = SharedFields(drafter, target).Concat(new (string Field, object Mine, object Theirs)[] { ("attention bias", drafter.HasQkvBias, target.HasQkvBias) })
+            .FirstOrDefault(m => !Equals(m.Mine, m.Theirs));
+        if (mismatch.Field is not null)
+            throw new ArgumentException($"drafter {mismatch.Field} = {Format(mismatch.Mine)} does not match the target's {Format(mismatch.Theirs)}.");
     }
 
     private static void CheckConfig(TransformerConfig config, TransformerConfig target, string path)
     {
         if (config.NumLayers != 1)
             throw new InvalidDataException($"{path}: num_hidden_layers = {config.NumLayers}, expected 1 (an EAGLE-1/2 drafter has one decoder layer).");
-        void Require(string field, object mine, object theirs)
-        {
-            if (!Equals(mine, theirs)) throw new InvalidDataException($"{path}: {field} = {Format(mine)} does not match the target's {Format(theirs)}.");
-        }
-        Require("vocab_size", config.VocabSize, target.VocabSize);
-        Require("hidden_size", config.HiddenSize, target.HiddenSize);
-        Require("intermediate_size", config.IntermediateSize, target.IntermediateSize);
-        Require("num_attention_heads", config.NumHeads, target.NumHeads);
-        Require("num_key_value_heads", config.NumKvHeads, target.NumKvHeads);
-        Require("head_dim", config.HeadDim, target.HeadDim);
-        Require("rms_norm_eps", config.RmsNormEps, target.RmsNormEps);
-        Require("rope_theta", config.RopeTheta, target.RopeTheta);
+        var mismatch = SharedFields(config, target).FirstOrDefault(m => !Equals(m.Mine, m.Theirs));
+        if (mismatch.Field is not null)
+            throw new InvalidDataException($"{path}: {mismatch.Field} = {Format(mismatch.Mine)} does not match the target's {Format(mismatch.Theirs)}.");
+    }
+
+    /// <summary>The config fields a drafter must share with its target (HF names), drafter value beside target value.</summary>
+    private static IEnumerable<(string Field, object Mine, object Theirs)> SharedFields(TransformerConfig mine, TransformerConfig target)
+    {
+        yield return ("vocab_size", mine.VocabSize, target.VocabSize);
+        yield return ("hidden_size", mine.HiddenSize, target.HiddenSize);
+        yield return ("intermediate_size", mine.IntermediateSize, target.IntermediateSize);
+        yield return ("num_attention_heads", mine.NumHeads, target.NumHeads);
+        yield return ("num_key_value_heads", mine.NumKvHeads, target.NumKvHeads);
+        yield return ("head_dim", mine.HeadDim, target.HeadDim);
+        yield return ("rms_norm_eps", mine.RmsNormEps, target.RmsNormEps);
+        yield return ("rope_theta", mine.RopeTheta, target.RopeTheta);
     }
 
     private static void CheckHeader(SafeTensorsHeader header, IReadOnlyList<EagleTensorSpec> specs, string path)

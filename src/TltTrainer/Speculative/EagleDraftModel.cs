@@ -67,21 +67,24 @@ public sealed class EagleDraftModel : nn.Module
     /// <exception cref="InvalidDataException">Keys or shapes do not match a drafter for that target; the message names the file and tensor.</exception>
     public static EagleDraftModel Load(string path, TransformerConfig targetConfig)
     {
-        var model = new EagleDraftModel(targetConfig);
         var weights = Models.SafeTensors.SafeTensorsReader.Load(path);
+        try { return FromWeights(targetConfig, weights, path); }
+        finally { foreach (var t in weights.Values) t.Dispose(); }
+    }
+
+    /// <summary>A new drafter for <paramref name="targetConfig"/> holding copies of <paramref name="weights"/> (the caller keeps them).</summary>
+    internal static EagleDraftModel FromWeights(TransformerConfig targetConfig, IReadOnlyDictionary<string, Tensor> weights, string source)
+    {
+        var model = new EagleDraftModel(targetConfig);
         try
         {
-            model.CopyFrom(weights, path);
+            model.CopyFrom(weights, source);
             return model;
         }
         catch
         {
             model.Dispose();
             throw;
-        }
-        finally
-        {
-            foreach (var t in weights.Values) t.Dispose();
         }
     }
 
