@@ -8,6 +8,7 @@
 // before the clip and the step, so every replica takes the same step as one process would.
 using TltTrainer.Distributed;
 using TltTrainer.Models;
+using TltTrainer.Rollout;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

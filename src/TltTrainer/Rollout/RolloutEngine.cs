@@ -63,7 +63,7 @@ public sealed class RolloutEngine : IRolloutGenerator
             if (batch.Count < rows && next < requests.Count)
             {
                 int admit = Math.Min(rows - batch.Count, requests.Count - next);
-                foreach (var chunk in PrefillChunks(Enumerable.Range(next, admit).Select(i => new RunningSequence(i, requests[i]))))
+                foreach (var chunk in PrefillChunks(Enumerable.Range(next, admit).Select(i => new RunningSequence(i, requests[i])).ToList()))
                     batch.Admit(chunk);
                 next += admit;
             }
@@ -83,20 +83,9 @@ public sealed class RolloutEngine : IRolloutGenerator
     }
 
     /// <summary>Newcomers sorted by prompt length (longest first), cut so that rows × longest stays within <see cref="RolloutEngineOptions.PrefillTokens"/>.</summary>
-    private IEnumerable<List<RunningSequence>> PrefillChunks(IEnumerable<RunningSequence> newcomers)
-    {
-        var chunk = new List<RunningSequence>();
-        foreach (var seq in newcomers.OrderByDescending(s => s.PromptLength).ThenBy(s => s.Order))
-        {
-            if (chunk.Count > 0 && _options.PrefillTokens > 0 && (chunk.Count + 1L) * chunk[0].PromptLength > _options.PrefillTokens)
-            {
-                yield return chunk;
-                chunk = new List<RunningSequence>();
-            }
-            chunk.Add(seq);
-        }
-        if (chunk.Count > 0) yield return chunk;
-    }
+    private IEnumerable<List<RunningSequence>> PrefillChunks(IReadOnlyList<RunningSequence> newcomers) =>
+        MicroBatchPlan.Plan(Enumerable.Range(0, newcomers.Count).ToArray(), i => newcomers[i].PromptLength, int.MaxValue, _options.PrefillTokens)
+            .Select(chunk => chunk.Select(i => newcomers[i]).ToList());
 
     /// <summary>One decode step: plain, fixed speculation, or the adaptive policy's choice (whose throughput it then records).</summary>
     private void Step(DecodeBatch batch, AdaptiveSpeculation? adaptive, RolloutMetrics metrics)

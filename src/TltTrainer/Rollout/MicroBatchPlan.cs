@@ -1,12 +1,13 @@
-// How a mini-batch is cut into micro-batches for forward/backward. Rows are padded to the longest
-// sequence of their micro-batch, and RL responses are long-tailed (a median of tens of tokens next to a
-// few hundred-token ones), so cutting in arrival order makes most of the compute padding. Sorting by
-// length first and closing a micro-batch when its padded size would exceed a token budget keeps the
-// padding small. The loss denominators are batch-wide (LossAggregator), so the cut never changes the
-// gradient, only the cost; the plan is deterministic, so resumed runs cut exactly as uninterrupted ones.
-namespace TltTrainer.Rl;
+// How right-padded rows are grouped into forwards: the RL update's micro-batches and the rollout's
+// prefill chunks. Rows are padded to the longest of their group, and lengths are long-tailed (a median
+// of tens of tokens next to a few hundred-token ones), so grouping in arrival order makes most of the
+// compute padding. Sorting by length first and closing a group when its padded size would exceed a token
+// budget keeps the padding small. In the update the loss denominators are batch-wide (LossAggregator),
+// so the cut never changes the gradient, only the cost; the plan is deterministic, so resumed runs cut
+// exactly as uninterrupted ones.
+namespace TltTrainer.Rollout;
 
-/// <summary>Plans length-sorted micro-batches under a sequence cap and a padded-token budget.</summary>
+/// <summary>Plans length-sorted groups (micro-batches, prefill chunks) under a sequence cap and a padded-token budget.</summary>
 public static class MicroBatchPlan
 {
     /// <summary>Cuts <paramref name="indices"/> into micro-batches, longest first.</summary>

@@ -1,6 +1,6 @@
-using TltTrainer.Rl;
+using TltTrainer.Rollout;
 
-namespace TltTrainer.Tests.Rl;
+namespace TltTrainer.Tests.Rollout;
 
 public sealed class MicroBatchPlanTests
 {
