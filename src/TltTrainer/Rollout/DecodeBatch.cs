@@ -75,6 +75,7 @@ internal sealed class DecodeBatch
             _rows.Add(newcomers[i]);
             ForEachDrafter("ResetRow", d => d.ResetRow(start + i));
             var group = newcomers[i].Request.GroupId;
+            if (group < 0) continue;                           // ungrouped: no siblings, nothing to remember
             if (!_groups.TryGetValue(group, out var list)) _groups[group] = list = new List<List<int>>();
             list.Add(newcomers[i].Tokens);
         }
@@ -219,7 +220,7 @@ internal sealed class DecodeBatch
             PromptLengths = _rows.Select(s => s.PromptLength).ToList(),
             Sampling = _rows.Select(s => s.Sampling).ToList(),
             Rngs = _rows.Select(s => s.Rng).ToList(),
-            Siblings = _rows.Select(s => (IReadOnlyList<IReadOnlyList<int>>)_groups[s.Request.GroupId].Where(t => !ReferenceEquals(t, s.Tokens)).ToList()).ToList(),
+            Siblings = new SiblingLists(_rows, _groups),
             Strategy = strategy,
             MaxDraft = _rows.Select(s => Math.Min(s.Sampling.MaxNewTokens - s.Generated - 1, _capacity - s.Tokens.Count)).ToList(),
         };

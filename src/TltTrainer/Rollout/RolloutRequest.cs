@@ -4,7 +4,7 @@ namespace TltTrainer.Rollout;
 /// <param name="Id">Caller's id, copied into the trajectory.</param>
 /// <param name="PromptTokens">Prompt token ids (BOS included if the model wants one).</param>
 /// <param name="Sampling">How to sample it.</param>
-/// <param name="GroupId">Requests with the same group (e.g. the G responses of one GRPO prompt) are siblings; the n-gram drafter reads across them.</param>
+/// <param name="GroupId">Requests with the same group (e.g. the G responses of one GRPO prompt) are siblings; the n-gram drafter reads across them. Negative (the default): no group, no siblings.</param>
 public sealed record RolloutRequest(long Id, IReadOnlyList<int> PromptTokens, SamplingOptions Sampling, long GroupId = -1);
 
 /// <summary>Why a sequence ended.</summary>

@@ -51,6 +51,32 @@ public sealed class RolloutEngineTests
     }
 
     [Fact]
+    public void DraftContext_Siblings_AreTheOtherRequestsOfTheGroup_AndNoneWhenUngrouped()
+    {
+        using var model = TestModels.Peaked(Config, seed: 36);
+        var seen = new Dictionary<long, (int[] Own, int[][] Siblings)>();
+        using var drafter = new FuncDrafter((ctx, r) =>
+        {
+            var own = ctx.Tokens[r];
+            seen[own[0]] = (own.ToArray(), ctx.Siblings[r].Select(s => s.ToArray()).ToArray());
+            return TltTrainer.Speculative.DraftTree.Empty;
+        });
+        // The first prompt token names the request; groups 0 = {0, 1, 2}, 1 = {3, 4}; 5 and 6 are ungrouped.
+        long[] groups = { 0, 0, 0, 1, 1, -1, -1 };
+        var requests = groups.Select((g, i) => new RolloutRequest(i, new[] { 10 + i, 2 }, SamplingOptions.Greedy(3), g)).ToList();
+        new RolloutEngine(model, new RolloutEngineOptions { Drafter = drafter, Strategy = TltTrainer.Speculative.SpecStrategy.ChainOf(2) }).Generate(requests);
+
+        Assert.Equal(requests.Count, seen.Count);
+        foreach (var (first, (own, siblings)) in seen)
+        {
+            long group = groups[first - 10];
+            var expected = Enumerable.Range(0, groups.Length).Where(j => group >= 0 && groups[j] == group && j != first - 10).Select(j => 10 + j).ToArray();
+            Assert.Equal(expected, siblings.Select(s => s[0]).OrderBy(x => x).ToArray());
+            Assert.All(siblings, s => Assert.Equal(2, s[1]));   // whole token lists, not copies of the own row
+        }
+    }
+
+    [Fact]
     public void Generate_Cancelled_ThrowsBetweenSteps()
     {
         using var model = TestModels.Peaked(Config, seed: 33);
