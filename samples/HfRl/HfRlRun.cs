@@ -4,7 +4,10 @@
 // math reward (plus an optional format reward), one log line and one metrics line per step, a checkpoint
 // every --checkpoint-every steps and at the end. A resumed run continues from the latest checkpoint in
 // --out and drops metrics lines of steps after it (they are redone). Callable in-process (the tests do).
+// Under MPI every rank runs this with its communicator: rank 0 alone logs and writes files (metrics,
+// checkpoints, the drafter); the others roll out their shard, train and wait for it.
 using System.Text.Json;
+using TltTrainer.Distributed;
 using TltTrainer.IO;
 using TltTrainer.Models;
 using TltTrainer.Rl;
@@ -31,8 +34,15 @@ internal static class HfRlRun
     /// <exception cref="FileNotFoundException">A file is missing; the message names it.</exception>
     /// <exception cref="DirectoryNotFoundException">The model folder does not exist.</exception>
     /// <exception cref="InvalidDataException">A file is malformed (the prompt file's errors name the line).</exception>
-    public static HfRlResult Run(HfRlOptions options, TextWriter log, CancellationToken cancellationToken = default)
+    /// <param name="options">The run's settings.</param>
+    /// <param name="log">Progress lines (rank 0 only).</param>
+    /// <param name="cancellationToken">Stops after the current phase.</param>
+    /// <param name="ranks">The job's ranks (MPI), or null for a single process.</param>
+    public static HfRlResult Run(HfRlOptions options, TextWriter log, CancellationToken cancellationToken = default, ICommunicator? ranks = null)
     {
+        ranks ??= SingleProcessCommunicator.Instance;
+        bool writer = ranks.Rank == 0;
+        if (!writer) log = TextWriter.Null;
         options.Validate();
         HfRlInputs.CheckModelFolder(options.ModelDirectory);
         var prompts = HfRlInputs.ReadPrompts(options.PromptsPath);
@@ -54,7 +64,8 @@ internal static class HfRlRun
         log.WriteLine($"Model {Path.GetFullPath(options.ModelDirectory)}: {policy.Config.ModelType}, {policy.parameters().Sum(p => p.numel()):N0} parameters, "
             + $"vocabulary {policy.Config.VocabSize} (tokenizer {tokenizer.VocabularySize}), context {context}, stop tokens [{string.Join(", ", stop)}]");
         if (stop.Count == 0) log.WriteLine("  warning: no EOS token in the tokenizer or config.json; every response runs to --max-new-tokens.");
-        log.WriteLine($"Prompts {options.PromptsPath}: {prompts.Count}; TLT {(options.Tlt ? "on" : "off")}, {options.Workers} worker(s)");
+        log.WriteLine($"Prompts {options.PromptsPath}: {prompts.Count}; TLT {(options.Tlt ? "on" : "off")}, {options.Workers} worker(s)"
+            + (ranks.Size > 1 ? $" on each of {ranks.Size} ranks ({ranks.Description})" : ""));
 
         using var startDrafter = !options.Tlt ? null
             : options.DrafterPath is null ? new EagleDraftModel(policy.Config, seed: (long)(options.Seed % long.MaxValue))
@@ -62,6 +73,7 @@ internal static class HfRlRun
         using var stack = TltRollout.Create(policy, startDrafter, new TltRolloutOptions
         {
             Enabled = options.Tlt, Workers = options.Workers, MaxSequenceLength = context, Seed = (int)(options.Seed % int.MaxValue),
+            ThreadsPerWorker = Math.Max(1, Communicator.CoresPerRank / options.Workers),
         });
         using var trainer = new RlTrainer(policy, tokenizer, stack.Rollout, Rewards(options), new PromptSampler(prompts, options.Seed), new RlTrainerOptions
         {
@@ -73,6 +85,7 @@ internal static class HfRlRun
             AccuracyCheck = IsCorrect,
             Tlt = stack.OnlineDrafter,
             Drafter = stack.TrainingDrafter,
+            Communicator = ranks,
         };
 
         if (resumeFrom is not null)
@@ -83,8 +96,8 @@ internal static class HfRlRun
         else if (options.Resume) log.WriteLine($"No checkpoint in {Path.GetFullPath(checkpoints)}; starting from step 0.");
         int startStep = trainer.Step;
         string metricsPath = Path.Combine(options.OutputDirectory, "metrics.jsonl");
-        KeepMetricsBefore(metricsPath, startStep);
-        using var sink = new JsonlMetricsSink(metricsPath);
+        if (writer) KeepMetricsBefore(metricsPath, startStep);
+        using var sink = writer ? new JsonlMetricsSink(metricsPath) : null;
 
         var done = new List<StepMetrics>();
         string? saved = resumeFrom;
@@ -95,7 +108,7 @@ internal static class HfRlRun
             while (trainer.Step < options.Steps)
             {
                 var m = trainer.RunStep(cancellationToken);
-                sink.Write(m);
+                sink?.Write(m);
                 done.Add(m);
                 log.WriteLine(Line(m, options.Tlt));
                 if (trainer.Step % options.CheckpointEvery == 0 || trainer.Step == options.Steps)
@@ -109,7 +122,7 @@ internal static class HfRlRun
         }
         if (trainer.Step > savedStep) saved = trainer.SaveCheckpoint(checkpoints);   // a cancelled step never reached the update: the state is whole
         if (saved is not null) log.WriteLine($"Checkpoint: {saved}");
-        if (stack.TrainingDrafter is { } drafter)
+        if (stack.TrainingDrafter is { } drafter && writer)
         {
             string drafterOut = Path.Combine(options.OutputDirectory, "drafter.safetensors");
             drafter.Save(drafterOut);
@@ -140,7 +153,8 @@ internal static class HfRlRun
         $"step {m.Step,4}: reward {m.RewardMean:F3}, acc {m.Accuracy:F3}, len p50/max {m.ResponseLengthP50:F0}/{m.ResponseLengthMax}, "
         + $"accept {m.AcceptLength:F2}, {m.StepSeconds:F2}s (rollout {m.RolloutSeconds:F2}, reward {m.RewardSeconds:F2}, "
         + $"update {m.OldLogProbSeconds + m.UpdateSeconds:F2}{(m.DrafterCriticalSeconds is { } d ? $", drafter {d:F2}" : "")}), loss {m.Loss:F4}"
-        + (tlt ? $", drafter v{m.DrafterVersion}, {m.DrafterSteps} idle steps" + (m.DrafterLoss is { } l ? $", drafter loss {l:F3}" : "") : "");
+        + (tlt ? $", drafter v{m.DrafterVersion}, {m.DrafterSteps} idle steps" + (m.DrafterLoss is { } l ? $", drafter loss {l:F3}" : "") : "")
+        + (m.Ranks is { } n ? $", {n} ranks (comm {m.CommunicationSeconds:F2}s" + (m.RankWaitSeconds is { } w ? $", rank 0 waited {w:F2}s for the others and trained {m.RankWaitDrafterSteps} drafter steps meanwhile" : "") + ")" : "");
 
     // Lines of steps at or after the start step belong to a run that is being redone (or replaced): drop them.
     private static void KeepMetricsBefore(string path, int step)

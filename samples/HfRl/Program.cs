@@ -1,8 +1,10 @@
 // HfRl: RL with TLT on a local HuggingFace model (Llama/Qwen2 folder) and a JSONL prompt file with answers.
 //   dotnet run -c Release --project samples/HfRl -- --model DIR --prompts FILE.jsonl [--steps N] [--out DIR] [--resume] ...
+//   mpirun -np 2 dotnet samples/HfRl/bin/Release/net10.0/HfRl.dll --model DIR ...   (data-parallel over MPI ranks)
 // The run itself is HfRlRun (callable in-process); this file parses flags, wires Ctrl+C and maps input
 // errors to one line and exit code 2.
 using HfRl;
+using TltTrainer.Distributed;
 using TorchSharp;
 
 HfRlOptions options;
@@ -13,20 +15,27 @@ catch (ArgumentException e)
     Console.Error.WriteLine(HfRlOptions.Usage);
     return 2;
 }
-torch.set_num_threads(Environment.ProcessorCount);
+// Under mpirun every rank runs this program: one communicator, each rank on its share of the cores.
+using var ranks = Communicator.FromEnvironment();
+torch.set_num_threads(Communicator.CoresPerRank);
 
 // Ctrl+C stops after the current decode step; the steps done are checkpointed.
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.WriteLine("Stopping (Ctrl+C)..."); };
-try
+// An exception that escapes one rank ends the whole job, naming the rank (no rank left waiting).
+return RankFailure.RunOrAbort(ranks, () =>
 {
-    var result = HfRlRun.Run(options, Console.Out, cancel.Token);
-    Console.WriteLine($"Metrics: {Path.GetFullPath(result.MetricsPath)}");
-    return result.Cancelled ? 130 : 0;
-}
-catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException)
-{
-    // FileNotFoundException and DirectoryNotFoundException are IOExceptions; the messages name the file, line or option.
-    Console.Error.WriteLine($"hfrl: {e.Message}");
-    return 2;
-}
+    try
+    {
+        var result = HfRlRun.Run(options, Console.Out, cancel.Token, ranks);
+        if (ranks.Rank == 0) Console.WriteLine($"Metrics: {Path.GetFullPath(result.MetricsPath)}");
+        return result.Cancelled ? 130 : 0;
+    }
+    catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException)
+    {
+        // FileNotFoundException and DirectoryNotFoundException are IOExceptions; the messages name the file, line or option.
+        // Every rank reads the same inputs, so every rank stops here with the same message: no rank is left waiting.
+        if (ranks.Rank == 0) Console.Error.WriteLine($"hfrl: {e.Message}");
+        return 2;
+    }
+}, Console.Error);

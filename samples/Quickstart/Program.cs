@@ -1,9 +1,11 @@
 // Quickstart, the main job: RL with TLT on the embedded long-tail task, on this machine's CPU cores.
 //   dotnet run -c Release --project samples/Quickstart -- [--steps N] [--seed S] [--out DIR] [--json FILE] [--tlt on|off] [--compare]
+//   mpirun -np 2 dotnet samples/Quickstart/bin/Release/net10.0/Quickstart.dll --steps N   (data-parallel over MPI ranks)
 // Prepares (or reuses from its cache) the embedded target and a warm drafter, then runs RL steps with two
 // rollout workers; with TLT on, speculation is adaptive and idle workers train the drafter online.
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using TltTrainer.Distributed;
 using TltTrainer.IO;
 using TltTrainer.Reporting;
 using Quickstart;
@@ -17,44 +19,70 @@ catch (Exception e) when (e is ArgumentException or FileNotFoundException)
     Console.Error.WriteLine($"quickstart: {e.Message}");
     return 2;
 }
-Console.WriteLine($"TltTrainer Quickstart: {options.Steps} RL steps, seed {options.Seed}, output {Path.GetFullPath(options.OutputDirectory)}");
-Directory.CreateDirectory(options.OutputDirectory);
-torch.set_num_threads(Environment.ProcessorCount);
+// Under mpirun every rank runs this program (data-parallel RL); rank 0 alone prints and writes files.
+using var ranks = Communicator.FromEnvironment();
+bool writer = ranks.Rank == 0;
+torch.set_num_threads(Communicator.CoresPerRank);
+return RankFailure.RunOrAbort(ranks, () =>
+{
+    if (writer) Console.WriteLine($"TltTrainer Quickstart: {options.Steps} RL steps, seed {options.Seed}, output {Path.GetFullPath(options.OutputDirectory)}"
+        + (ranks.Size > 1 ? $", {ranks.Size} ranks ({ranks.Description})" : ""));
+    if (writer) Directory.CreateDirectory(options.OutputDirectory);
 
-using var target = EmbeddedTarget.LoadOrTrain(progress: new Progress<EmbeddedTargetProgress>(p =>
-{
-    if (p.Step % 60 == 0 && p.Phase == EmbeddedTargetPhase.Training) Console.WriteLine($"  training embedded target: step {p.Step}/{p.Steps}, loss {p.Loss:F3}");
-}));
-Console.WriteLine(target.FromCache ? $"Embedded target loaded from {target.CachePath}" : $"Embedded target trained and cached at {target.CachePath}");
-using var warmDrafter = EmbeddedDrafter.LoadOrTrain(target, progress: new Progress<string>(m => Console.WriteLine($"  {m}")));
+    // Rank 0 trains (or loads) the cached target and drafter first; the others then load them from the cache.
+    if (!writer) WaitForRankZero(ranks);
+    using var target = EmbeddedTarget.LoadOrTrain(progress: new Progress<EmbeddedTargetProgress>(p =>
+    {
+        if (writer && p.Step % 60 == 0 && p.Phase == EmbeddedTargetPhase.Training) Console.WriteLine($"  training embedded target: step {p.Step}/{p.Steps}, loss {p.Loss:F3}");
+    }));
+    if (writer) Console.WriteLine(target.FromCache ? $"Embedded target loaded from {target.CachePath}" : $"Embedded target trained and cached at {target.CachePath}");
+    using var warmDrafter = EmbeddedDrafter.LoadOrTrain(target, progress: new Progress<string>(m => { if (writer) Console.WriteLine($"  {m}"); }));
+    if (writer) WaitForRankZero(ranks);
 
-// Ctrl+C stops after the current decode step; the steps done so far are still reported.
-using var cancel = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.WriteLine("Stopping (Ctrl+C)..."); };
-var jobs = new List<QuickstartRun>();
-try
-{
-    if (options.Compare || !options.Tlt) jobs.Add(new QuickstartRun(target, warmDrafter, options, tlt: false));
-    if (options.Compare || options.Tlt) jobs.Add(new QuickstartRun(target, warmDrafter, options, tlt: true));
-    Console.WriteLine(jobs.Count == 2 ? "RL with TLT off and on, step by step (the order alternates each step):" : $"RL with TLT {jobs[0].Name}:");
-    StepDisplay.Run(jobs, options.Steps, options.Live, cancel.Token);
-    foreach (var line in jobs[^1].ShowAnswers(options.Seed)) Console.WriteLine($"  {line}");
-}
-finally
-{
-    foreach (var job in jobs) job.Dispose();
-}
-var runs = jobs.Where(j => j.Steps.Count > 0).Select(j => new ReportRun(j.Name, j.Steps)).ToList();
-if (runs.Count == 0)
-{
-    Console.WriteLine("No RL step finished; nothing to report.");
-    return 1;
-}
-if (runs.Count == 2 && runs[0].Steps.Count != runs[1].Steps.Count)
-    runs = runs.Select(r => r with { Steps = r.Steps.Take(runs.Min(x => x.Steps.Count)).ToList() }).ToList();   // compare whole steps only
+    // Ctrl+C stops after the current decode step; the steps done so far are still reported.
+    using var cancel = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.WriteLine("Stopping (Ctrl+C)..."); };
+    var jobs = new List<QuickstartRun>();
+    try
+    {
+        if (options.Compare || !options.Tlt) jobs.Add(new QuickstartRun(target, warmDrafter, options, tlt: false, ranks));
+        if (options.Compare || options.Tlt) jobs.Add(new QuickstartRun(target, warmDrafter, options, tlt: true, ranks));
+        if (writer) Console.WriteLine(jobs.Count == 2 ? "RL with TLT off and on, step by step (the order alternates each step):" : $"RL with TLT {jobs[0].Name}:");
+        StepDisplay.Run(jobs, options.Steps, writer && options.Live, cancel.Token, quiet: !writer);
+        if (writer) foreach (var line in jobs[^1].ShowAnswers(options.Seed)) Console.WriteLine($"  {line}");
+    }
+    catch (ArgumentException e)
+    {
+        // Every rank builds the same runs from the same options, so every rank stops here: none is left waiting.
+        if (writer) Console.Error.WriteLine($"quickstart: {e.Message}");
+        return 2;
+    }
+    finally
+    {
+        foreach (var job in jobs) job.Dispose();
+    }
+    if (!writer) return 0;
+    var runs = jobs.Where(j => j.Steps.Count > 0).Select(j => new ReportRun(j.Name, j.Steps)).ToList();
+    if (runs.Count == 0)
+    {
+        Console.WriteLine("No RL step finished; nothing to report.");
+        return 1;
+    }
+    if (runs.Count == 2 && runs[0].Steps.Count != runs[1].Steps.Count)
+        runs = runs.Select(r => r with { Steps = r.Steps.Take(runs.Min(x => x.Steps.Count)).ToList() }).ToList();   // compare whole steps only
 
-var settings = JsonSerializer.SerializeToNode(options, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower })!.AsObject();
-var report = RunReport.Write(options.OutputDirectory, runs, new ReportOptions { Title = "TltTrainer Quickstart", Extra = new JsonObject { ["settings"] = settings } });
-if (options.JsonPath is not null) AtomicFile.WriteAllText(options.JsonPath, report.Summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-ResultsTable.Print(runs, report);
-return 0;
+    var settings = JsonSerializer.SerializeToNode(options, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower })!.AsObject();
+    if (ranks.Size > 1) settings["ranks"] = ranks.Size;
+    var report = RunReport.Write(options.OutputDirectory, runs, new ReportOptions { Title = "TltTrainer Quickstart", Extra = new JsonObject { ["settings"] = settings } });
+    if (options.JsonPath is not null) AtomicFile.WriteAllText(options.JsonPath, report.Summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    ResultsTable.Print(runs, report);
+    return 0;
+}, Console.Error);
+
+// One barrier, entered by rank 0 after its preparation and by the others before theirs; they sleep
+// between polls instead of spinning in a blocking MPI call on the cores rank 0 is training with.
+static void WaitForRankZero(ICommunicator ranks)
+{
+    using var barrier = ranks.StartBarrier();
+    while (!barrier.Poll()) Thread.Sleep(5);
+}

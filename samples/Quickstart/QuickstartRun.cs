@@ -1,3 +1,4 @@
+using TltTrainer.Distributed;
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
@@ -15,10 +16,10 @@ internal sealed class QuickstartRun : IDisposable
 {
     private readonly CausalLM _policy;
     private readonly TltRollout _stack;
-    private readonly JsonlMetricsSink _sink;
+    private readonly JsonlMetricsSink? _sink;
     private readonly RlTrainer _trainer;
 
-    public QuickstartRun(EmbeddedTarget target, EagleDraftModel warmDrafter, QuickstartOptions options, bool tlt)
+    public QuickstartRun(EmbeddedTarget target, EagleDraftModel warmDrafter, QuickstartOptions options, bool tlt, ICommunicator ranks)
     {
         Name = tlt ? "on" : "off";
         Tlt = tlt;
@@ -30,11 +31,15 @@ internal sealed class QuickstartRun : IDisposable
         _stack = TltRollout.Create(_policy, warmDrafter, new TltRolloutOptions
         {
             Enabled = tlt, Workers = options.Workers, MaxRunningBatch = 64, MaxSequenceLength = 1024, SpeculateAtOrBelowBatch = 16, Patience = 5,
+            ThreadsPerWorker = Math.Max(1, Communicator.CoresPerRank / options.Workers),
         });
         var prompts = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed }).Sample(4096)
             .Select(e => new PromptExample(e.Prompt, e.Answer)).ToList();
-        Directory.CreateDirectory(options.OutputDirectory);
-        _sink = new JsonlMetricsSink(Path.Combine(options.OutputDirectory, $"metrics-{Name}.jsonl"));
+        if (ranks.Rank == 0)
+        {
+            Directory.CreateDirectory(options.OutputDirectory);
+            _sink = new JsonlMetricsSink(Path.Combine(options.OutputDirectory, $"metrics-{Name}.jsonl"));   // rank 0 alone writes
+        }
         _trainer = new RlTrainer(_policy, tokenizer, _stack.Rollout,
             new RewardComposer(new[] { new WeightedReward(new ExactAnswerReward(ChainArithmeticTask.ExtractAnswer)) }),
             new PromptSampler(prompts, options.Seed), new RlTrainerOptions
@@ -46,6 +51,7 @@ internal sealed class QuickstartRun : IDisposable
             AccuracyCheck = (response, answer) => answer is not null && ChainArithmeticTask.IsCorrect(response, answer),
             Tlt = _stack.OnlineDrafter,
             Drafter = _stack.TrainingDrafter,
+            Communicator = ranks,
         };
     }
 
@@ -80,7 +86,7 @@ internal sealed class QuickstartRun : IDisposable
     public void Dispose()
     {
         _trainer.Dispose();
-        _sink.Dispose();
+        _sink?.Dispose();
         _stack.Dispose();
         _policy.Dispose();
     }

@@ -12,7 +12,8 @@ namespace Quickstart;
 internal static class StepDisplay
 {
     /// <summary>Runs <paramref name="steps"/> RL steps of every run; stops early (keeping the steps done) when cancelled.</summary>
-    public static void Run(IReadOnlyList<QuickstartRun> runs, int steps, bool live, CancellationToken cancellationToken)
+    /// <param name="quiet">Show nothing (the MPI ranks other than 0).</param>
+    public static void Run(IReadOnlyList<QuickstartRun> runs, int steps, bool live, CancellationToken cancellationToken, bool quiet = false)
     {
         void Loop(Func<QuickstartRun, int, IProgress<RlProgress>?> progressFor, Action<QuickstartRun, int, StepMetrics> finished)
         {
@@ -31,6 +32,11 @@ internal static class StepDisplay
                     }
                 }
             }
+        }
+        if (quiet)
+        {
+            Loop((_, _) => null, (_, _, _) => { });
+            return;
         }
         if (!live)
         {

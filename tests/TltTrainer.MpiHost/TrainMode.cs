@@ -5,6 +5,10 @@
 //   --tokens T       max new tokens (default 12), --epochs E, --minis M (default 2 and 2)
 //   --checkpoint DIR save after every step; --resume: continue from its latest checkpoint first
 //   --fail-rank R --fail-step S   rank R throws before running step S
+//   --tlt            rollouts through the TLT stack (one worker per rank, online drafter training); writes
+//                    drafter-rankR.bin and wait-rankR.txt (per step: seconds and drafter steps this rank
+//                    trained while waiting for the others)
+//   --slow-rank R --slow-ms M     rank R's rollout takes M ms longer (a long tail on one rank)
 // Writes params-rankR.bin (float32, named_parameters order) and, on rank 0, metrics.jsonl.
 using System.Globalization;
 using System.Text.Json;
@@ -12,6 +16,7 @@ using TltTrainer.Distributed;
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
+using TltTrainer.Speculative;
 using TltTrainer.Telemetry;
 using TltTrainer.Tokenization;
 using static TorchSharp.torch;
@@ -43,9 +48,15 @@ internal static class TrainMode
         var tokenizer = CharTokenizer(Path.Combine(args.Out, $"tokenizer-rank{c.Rank}.json"));
         var prompts = Enumerable.Range(0, 12).Select(i => new PromptExample(Alphabet.Substring(i, 3), null)).ToList();
         using var sink = c.Rank == 0 ? new JsonlMetricsSink(Path.Combine(args.Out, "metrics.jsonl")) : null;
-        using var trainer = new RlTrainer(model, tokenizer, new RolloutEngine(model), new RewardComposer([new WeightedReward(new LetterShare())]),
+        bool tltOn = args.Flag("tlt");
+        using var startDrafter = tltOn ? new EagleDraftModel(TransformerPresets.Tiny, seed: 5) : null;
+        using var tlt = tltOn ? TltRollout.Create(model, startDrafter, new TltRolloutOptions { Workers = 1, ThreadsPerWorker = 1 }) : null;
+        IRolloutGenerator engine = tlt?.Rollout ?? (IRolloutGenerator)new RolloutEngine(model);
+        if (args.Int("slow-rank", -1) == c.Rank) engine = new SlowRollout(engine, TimeSpan.FromMilliseconds(args.Int("slow-ms", 1000)));
+        using var trainer = new RlTrainer(model, tokenizer, engine, new RewardComposer([new WeightedReward(new LetterShare())]),
             new PromptSampler(prompts, 3), options, sink: sink)
-        { Communicator = c };
+        { Communicator = c, Tlt = tlt?.OnlineDrafter, Drafter = tlt?.TrainingDrafter };
+        var waits = new List<string>();
         var root = args.Text("checkpoint");
         if (args.Flag("resume") && root is not null && RlCheckpoint.Latest(root) is { } latest) trainer.LoadCheckpoint(latest);
         while (trainer.Step < steps)
@@ -53,13 +64,32 @@ internal static class TrainMode
             if (c.Rank == failRank && trainer.Step == failStep)
                 throw new InvalidOperationException($"injected failure before step {failStep}");
             var m = trainer.RunStep();
+            waits.Add(string.Create(CultureInfo.InvariantCulture, $"{m.RankWaitSeconds ?? 0:F3} {m.RankWaitDrafterSteps ?? 0}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"rank {c.Rank}/{c.Size} step {m.Step}: reward {m.RewardMean:F4} loss {m.Loss:F6} step_s {m.StepSeconds:F3} rollout_s {m.RolloutSeconds:F3} update_s {m.UpdateSeconds:F3} comm_s {m.CommunicationSeconds ?? 0:F3}"));
             if (root is not null) trainer.SaveCheckpoint(root);
         }
         using var flat = cat(model.parameters().Select(p => p.detach().flatten()).ToList());
         File.WriteAllBytes(Path.Combine(args.Out, $"params-rank{c.Rank}.bin"), flat.bytes.ToArray());
+        if (tlt?.TrainingDrafter is { } drafter)
+        {
+            using var drafterFlat = cat(drafter.parameters().Select(p => p.detach().flatten()).ToList());
+            File.WriteAllBytes(Path.Combine(args.Out, $"drafter-rank{c.Rank}.bin"), drafterFlat.bytes.ToArray());
+            File.WriteAllLines(Path.Combine(args.Out, $"wait-rank{c.Rank}.txt"), waits);
+        }
         return 0;
+    }
+
+    /// <summary>A rollout that takes longer on purpose: the long tail of one rank.</summary>
+    private sealed class SlowRollout(IRolloutGenerator inner, TimeSpan delay) : IRolloutGenerator
+    {
+        public int SequenceCapacity => inner.SequenceCapacity;
+
+        public RolloutResult Generate(IReadOnlyList<RolloutRequest> requests, CancellationToken cancellationToken = default, IProgress<RolloutProgress>? progress = null)
+        {
+            Thread.Sleep(delay);
+            return inner.Generate(requests, cancellationToken, progress);
+        }
     }
 
     private static CausalLM PeakedTinyModel(int seed)

@@ -19,6 +19,23 @@ public static class Communicator
     }
 
     /// <summary>
+    /// Ranks the launcher started on this machine (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE, MPICH Hydra's
+    /// MPI_LOCALNRANKS); 1 when not launched by MPI or not told.
+    /// </summary>
+    public static int LocalRanks
+    {
+        get
+        {
+            foreach (var name in new[] { "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS" })
+                if (int.TryParse(Environment.GetEnvironmentVariable(name), out int n) && n > 0) return n;
+            return 1;
+        }
+    }
+
+    /// <summary>This rank's share of the machine's cores (all of them for a single process), at least 1.</summary>
+    public static int CoresPerRank => Math.Max(1, Environment.ProcessorCount / LocalRanks);
+
+    /// <summary>
     /// <see cref="MpiCommunicator"/> when launched by MPI, else <see cref="SingleProcessCommunicator.Instance"/>.
     /// Call on the thread that will communicate; dispose the result at the end of the program.
     /// </summary>

@@ -58,4 +58,36 @@ public interface ICommunicator : IDisposable
 
     /// <summary>Ends every rank of the job at once with <paramref name="errorCode"/> (a single process exits).</summary>
     void Abort(int errorCode);
+
+    /// <summary>
+    /// Enters a barrier without blocking (MPI_Ibarrier): the caller keeps working and polls the result until
+    /// every rank has entered. Like every collective, all ranks must call it in the same order. The default
+    /// blocks in <see cref="Barrier"/> and returns a completed barrier.
+    /// </summary>
+    IPendingBarrier StartBarrier()
+    {
+        Barrier();
+        return PendingBarrier.Completed;
+    }
+}
+
+/// <summary>A barrier entered with <see cref="ICommunicator.StartBarrier"/>; dispose waits for it if still pending.</summary>
+public interface IPendingBarrier : IDisposable
+{
+    /// <summary>True once every rank has entered the barrier (MPI_Test). Call on the communicating thread.</summary>
+    bool Poll();
+}
+
+/// <summary>Pending barriers that need no MPI.</summary>
+public static class PendingBarrier
+{
+    /// <summary>A barrier every rank has already passed.</summary>
+    public static IPendingBarrier Completed { get; } = new Done();
+
+    private sealed class Done : IPendingBarrier
+    {
+        public bool Poll() => true;
+
+        public void Dispose() { }
+    }
 }

@@ -128,6 +128,17 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     }
 
     /// <inheritdoc />
+    public IPendingBarrier StartBarrier()
+    {
+        long start = Enter();
+        var pending = new MpiPendingBarrier(this);
+        fixed (nint* request = &pending.Request)
+            _mpi.Check(_mpi.Ibarrier(_mpi.CommWorld, request), "MPI_Ibarrier");
+        Leave(start);
+        return pending;
+    }
+
+    /// <inheritdoc />
     public void Abort(int errorCode)
     {
         _mpi.AbortFn(_mpi.CommWorld, errorCode);
@@ -154,4 +165,37 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     }
 
     private void Leave(long start) => _commTicks += Stopwatch.GetTimestamp() - start;
+
+    /// <summary>An MPI_Ibarrier request; polling and waiting count as communication time.</summary>
+    private sealed class MpiPendingBarrier : IPendingBarrier
+    {
+        private readonly MpiCommunicator _owner;
+        private bool _complete;
+        internal nint Request;   // MPI writes the request handle here
+
+        public MpiPendingBarrier(MpiCommunicator owner) => _owner = owner;
+
+        public bool Poll()
+        {
+            if (_complete) return true;
+            var mpi = _owner._mpi;
+            long start = _owner.Enter();
+            int flag = 0;
+            fixed (nint* request = &Request)
+                mpi.Check(mpi.Test(request, &flag, mpi.StatusIgnore), "MPI_Test");
+            _owner.Leave(start);
+            return _complete = flag != 0;
+        }
+
+        public void Dispose()
+        {
+            if (_complete || _owner._disposed) return;
+            var mpi = _owner._mpi;
+            long start = _owner.Enter();
+            fixed (nint* request = &Request)
+                mpi.Check(mpi.Wait(request, mpi.StatusIgnore), "MPI_Wait");
+            _owner.Leave(start);
+            _complete = true;
+        }
+    }
 }

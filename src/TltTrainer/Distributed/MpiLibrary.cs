@@ -4,7 +4,9 @@
 //     (ompi_mpi_comm_world, ompi_mpi_float, ompi_mpi_op_sum, ...); MPI_IN_PLACE is (void*)1.
 //   MPICH and its ABI family (libmpich.so.12 / libmpi.so.12): handles are int constants
 //     (MPI_COMM_WORLD 0x44000000, MPI_FLOAT 0x4c00040a, MPI_SUM 0x58000003, ...); MPI_IN_PLACE is (void*)-1.
-// MPICH's int handles are passed in the nint slots of the same function-pointer signatures: on the
+// A request (MPI_Ibarrier) is a pointer in Open MPI and an int in MPICH: it lives in an nint slot that
+// MPI writes through a pointer (MPICH fills the low 4 bytes of a zeroed slot, which reads back right on
+// little-endian machines). MPICH's int handles are passed in the nint slots of the same function-pointer signatures: on the
 // x86-64 and AArch64 C calling conventions an int argument occupies a register whose low 32 bits the
 // callee reads, so this is exact. The library is opened RTLD_GLOBAL because Open MPI's plugins (mca_*.so)
 // resolve libmpi's symbols from the global scope. No status objects are used, so their layouts (which
@@ -39,6 +41,9 @@ internal sealed unsafe partial class MpiLibrary
     public readonly delegate* unmanaged<void*, int, nint, int, nint, int> Bcast;
     public readonly delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int> Allgather;
     public readonly delegate* unmanaged<nint, int, int> AbortFn;
+    public readonly delegate* unmanaged<nint, nint*, int> Ibarrier;
+    public readonly delegate* unmanaged<nint*, int*, nint, int> Test;
+    public readonly delegate* unmanaged<nint*, nint, int> Wait;
     private readonly delegate* unmanaged<int, byte*, int*, int> _errorString;
     private readonly delegate* unmanaged<byte*, int*, int> _libraryVersion;
 
@@ -60,6 +65,9 @@ internal sealed unsafe partial class MpiLibrary
         Bcast = (delegate* unmanaged<void*, int, nint, int, nint, int>)Export("MPI_Bcast");
         Allgather = (delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int>)Export("MPI_Allgather");
         AbortFn = (delegate* unmanaged<nint, int, int>)Export("MPI_Abort");
+        Ibarrier = (delegate* unmanaged<nint, nint*, int>)Export("MPI_Ibarrier");
+        Test = (delegate* unmanaged<nint*, int*, nint, int>)Export("MPI_Test");
+        Wait = (delegate* unmanaged<nint*, nint, int>)Export("MPI_Wait");
         _errorString = (delegate* unmanaged<int, byte*, int*, int>)Export("MPI_Error_string");
         _libraryVersion = (delegate* unmanaged<byte*, int*, int>)Export("MPI_Get_library_version");
 
@@ -75,6 +83,7 @@ internal sealed unsafe partial class MpiLibrary
             Max = Export("ompi_mpi_op_max");
             Min = Export("ompi_mpi_op_min");
             InPlace = 1;
+            StatusIgnore = 0;
         }
         else
         {
@@ -88,6 +97,7 @@ internal sealed unsafe partial class MpiLibrary
             Min = 0x58000002;
             Sum = 0x58000003;
             InPlace = -1;
+            StatusIgnore = 1;
         }
     }
 
@@ -108,6 +118,9 @@ internal sealed unsafe partial class MpiLibrary
 
     /// <summary>MPI_IN_PLACE.</summary>
     public nint InPlace { get; }
+
+    /// <summary>MPI_STATUS_IGNORE: (MPI_Status*)0 in Open MPI, (MPI_Status*)1 in MPICH.</summary>
+    public nint StatusIgnore { get; }
 
     public nint Datatype(ElementKind kind) => kind switch
     {

@@ -2,6 +2,7 @@
 // few recent windows from the hidden-state buffer (copied out under its lock, so the rollout's capture
 // never waits for training), trains the drafter once with the threads the scheduler lends, and every
 // few steps publishes a new snapshot for the rollout engines to pick up between speculation rounds.
+using TltTrainer.Distributed;
 using TltTrainer.Models;
 using TltTrainer.Speculative;
 using TorchSharp;
@@ -107,6 +108,36 @@ public sealed class OnlineDrafterTraining : IIdleTrainingStep, IDisposable
     {
         lock (_gate)
         {
+            _sincePublish = 0;
+            return _publisher.Publish(_model);
+        }
+    }
+
+    /// <summary>
+    /// Makes the drafter one across ranks and publishes it: every rank's copy (each trained on its own shard
+    /// since the last call) is replaced by the mean of the copies weighted by <paramref name="stepsSinceShare"/>,
+    /// then rank 0's result is broadcast so the copies are bit-identical. Optimizer moments stay per rank.
+    /// Every rank must call it, in the same order as its other collectives. Returns the published version.
+    /// </summary>
+    public long ShareAcrossRanks(ICommunicator ranks, int stepsSinceShare)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(stepsSinceShare);
+        lock (_gate)
+        {
+            if (ranks.Size > 1)
+            {
+                double total = ranks.AllReduceSum(stepsSinceShare);
+                using (torch.no_grad())
+                {
+                    if (total > 0)
+                        foreach (var (_, parameter) in _model.named_parameters())
+                        {
+                            parameter.mul_(stepsSinceShare / total);
+                            ranks.AllReduce(parameter);
+                        }
+                }
+                ranks.Broadcast(_model, 0);   // reduction order may differ per rank: rank 0's sum is the one
+            }
             _sincePublish = 0;
             return _publisher.Publish(_model);
         }

@@ -2,6 +2,13 @@
 // scheduler train the drafter on idle workers during the rollout, and at its end stop training (before
 // rewards and the update), commit the remaining windows, publish the drafter and measure it on the
 // freshest data.
+// Under MPI each rank trains its own copy on its own shard's hidden states. A rank whose shard finishes
+// early keeps its idle workers training while the other ranks finish their tails (RoundEnded: a
+// non-blocking barrier tells it when they have); at the end of the rollout the copies become one again:
+// the mean of the ranks' weights, each weighted by the training steps it took this step, published on
+// every rank.
+using System.Diagnostics;
+using TltTrainer.Distributed;
 using TltTrainer.Drafting;
 
 namespace TltTrainer.Rl;
@@ -16,29 +23,58 @@ public sealed record OnlineDrafter(HiddenStateBuffer Buffer, IdleComputeSchedule
     /// <param name="Idle">Idle and training worker-seconds.</param>
     /// <param name="Fresh">Drafter loss and top-1 on windows of the newest steps (the tail's training may have seen some of them).</param>
     /// <param name="VersionUsed">Drafter version published before this rollout (what it served at the start).</param>
-    /// <param name="CriticalSeconds">Seconds the RL step's own thread spent in these hooks (drafter work on the critical path).</param>
-    public sealed record PhaseStats(IdleComputeStats Idle, DrafterStepResult? Fresh, long VersionUsed, double CriticalSeconds);
+    /// <param name="CriticalSeconds">Seconds the RL step's own thread spent in these hooks (drafter work on the critical path), waiting for other ranks excluded.</param>
+    /// <param name="RankWaitSeconds">Seconds this rank's rollout ended before the slowest rank's (its workers trained the drafter meanwhile); 0 in a single process.</param>
+    /// <param name="RankWaitSteps">Drafter training steps this rank took during <paramref name="RankWaitSeconds"/>.</param>
+    public sealed record PhaseStats(IdleComputeStats Idle, DrafterStepResult? Fresh, long VersionUsed, double CriticalSeconds, double RankWaitSeconds = 0, int RankWaitSteps = 0);
 
     private long _versionAtStart;
-    private double _beforeSeconds;
+    private double _beforeSeconds, _waitSeconds;
+    private int _waitSteps;
 
     /// <summary>Call before the rollout of RL step <paramref name="step"/>.</summary>
     public void BeforeRollout(int step)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Buffer.CurrentStep = step;
+        _waitSeconds = 0;
+        _waitSteps = 0;
         _versionAtStart = Training.Publish();
         Scheduler.BeginRollout();
         _beforeSeconds = clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>Call when the rollout has ended: stops training (waits for the running step) and publishes.</summary>
-    public PhaseStats AfterRollout()
+    /// <summary>
+    /// Call when a rollout round (one Generate) has ended on this rank, before any collective that needs the
+    /// other ranks. With more than one rank: commits this shard's windows (so they are trainable at once) and
+    /// waits for every rank's round to end on a non-blocking barrier, sleeping between polls so the idle
+    /// workers' drafter training has the cores (a blocking MPI call would spin on one). Nothing in a single process.
+    /// </summary>
+    /// <param name="ranks">The job's ranks (call on the communicating thread, on every rank).</param>
+    public void RoundEnded(ICommunicator ranks)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var idle = Scheduler.BeginUpdate();
+        if (ranks.Size == 1) return;
         Buffer.Commit();
+        var wait = Stopwatch.StartNew();
+        int before = Training.Steps;
+        using (var barrier = ranks.StartBarrier())
+            while (!barrier.Poll()) Thread.Sleep(1);
+        _waitSeconds += wait.Elapsed.TotalSeconds;
+        _waitSteps += Training.Steps - before;
+    }
+
+    /// <summary>
+    /// Call when the rollout has ended: stops training (waits for the running step) and publishes. With more
+    /// than one rank, the ranks' drafter copies become one first (call on the communicating thread, on every rank).
+    /// </summary>
+    /// <param name="ranks">The job's ranks; null = a single process.</param>
+    public PhaseStats AfterRollout(ICommunicator? ranks = null)
+    {
+        var clock = Stopwatch.StartNew();
+        var idle = Scheduler.BeginUpdate();
+        if (ranks is not null && ranks.Size > 1) Training.ShareAcrossRanks(ranks, idle.Steps);
+        else Buffer.Commit();
         var fresh = Training.EvaluateRecent();
-        return new PhaseStats(idle, fresh, _versionAtStart, _beforeSeconds + clock.Elapsed.TotalSeconds);
+        return new PhaseStats(idle, fresh, _versionAtStart, _beforeSeconds + clock.Elapsed.TotalSeconds, _waitSeconds, _waitSteps);
     }
 }

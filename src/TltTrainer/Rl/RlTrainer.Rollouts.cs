@@ -52,6 +52,7 @@ public sealed partial class RlTrainer
             var engineProgress = progress is null ? null : new ForwardProgress(p => progress.Report(new RlProgress(Step, "rollout", p)));
             var result = requests.Count == 0 ? new RolloutResult([], new RolloutMetrics()) : _engine.Generate(requests, cancellationToken, engineProgress);
             rolloutSeconds += clock.Elapsed.TotalSeconds;
+            Tlt?.RoundEnded(_communicator);   // a rank done early trains the drafter until every rank's round has ended
             foreach (var (k, v) in result.Metrics.ArmChoices) arms[k] = arms.GetValueOrDefault(k) + v;
             failures.AddRange(result.Metrics.DrafterFailures);
             tokens += result.Metrics.GeneratedTokens;

@@ -91,7 +91,7 @@ public sealed partial class RlTrainer : IDisposable
         (CollectedBatch batch, RolloutTotals rollout, IReadOnlyList<(string, string?)> texts) collected;
         OnlineDrafter.PhaseStats? tlt;
         try { collected = CollectRollouts(cancellationToken, progress); }
-        finally { tlt = Tlt?.AfterRollout(); }                // drafter training stops before anything else runs
+        finally { tlt = Tlt?.AfterRollout(_communicator); }                // drafter training stops before anything else runs
         var (batch, rollout, texts) = collected;
         cancellationToken.ThrowIfCancellationRequested();
 
@@ -120,7 +120,8 @@ public sealed partial class RlTrainer : IDisposable
             {
                 IdleWorkerSeconds = tlt.Idle.IdleWorkerSeconds, DrafterTrainSeconds = tlt.Idle.TrainingWorkerSeconds,
                 DrafterLoss = tlt.Fresh?.Loss, DrafterTop1 = tlt.Fresh?.Top1Accuracy, DrafterVersion = tlt.VersionUsed,
-                DrafterSteps = tlt.Idle.Steps, HandBackSeconds = tlt.Idle.MaxHandBackSeconds, DrafterCriticalSeconds = tlt.CriticalSeconds,
+                DrafterSteps = tlt.Idle.Steps, RankWaitSeconds = _communicator.Size > 1 ? tlt.RankWaitSeconds : null,
+                RankWaitDrafterSteps = _communicator.Size > 1 ? tlt.RankWaitSteps : null, HandBackSeconds = tlt.Idle.MaxHandBackSeconds, DrafterCriticalSeconds = tlt.CriticalSeconds,
                 DrafterFailures = tlt.Idle.Failure is null ? metrics.DrafterFailures
                     : (metrics.DrafterFailures ?? Array.Empty<string>()).Append($"idle training: {tlt.Idle.Failure}").ToList(),
             };

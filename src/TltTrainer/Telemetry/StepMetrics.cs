@@ -94,6 +94,12 @@ public sealed record StepMetrics
     /// <summary>Seconds this rank spent in collectives during the step (waiting for slower ranks included), or null in a single process.</summary>
     [JsonPropertyName("time/comm_s")] public double? CommunicationSeconds { get; init; }
 
+    /// <summary>Seconds this rank's rollout ended before the slowest rank's, its workers training the drafter meanwhile (null in a single process or with TLT off).</summary>
+    [JsonPropertyName("dist/rank_wait_s")] public double? RankWaitSeconds { get; init; }
+
+    /// <summary>Drafter training steps this rank took while waiting for the slowest rank's rollout (null in a single process or with TLT off).</summary>
+    [JsonPropertyName("dist/rank_wait_drafter_steps")] public int? RankWaitDrafterSteps { get; init; }
+
     /// <summary>Worker-seconds left idle by rollout while others finished the tail (online drafter training).</summary>
     [JsonPropertyName("idle/worker_s")] public double? IdleWorkerSeconds { get; init; }
 

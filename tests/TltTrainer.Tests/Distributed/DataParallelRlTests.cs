@@ -44,6 +44,34 @@ public sealed class DataParallelRlTests(SingleProcessReference reference) : ICla
     }
 
     [MpiFact]
+    public void TwoRanks_Tlt_RankDoneEarlyTrainsTheDrafter_AndEveryRankGetsTheSameDrafter()
+    {
+        // Rank 1's rollout takes a second longer (its long tail): rank 0's idle worker trains the drafter
+        // meanwhile; at the step boundary both hold the same drafter, trained away from where it started.
+        using var dir = new TempDirectory();
+        var run = MpiLauncher.Run(2, TimeSpan.FromMinutes(3), "train", "--out", dir.Path, "--steps", "2", "--tlt", "--slow-rank", "1", "--slow-ms", "1000");
+        Assert.True(run.ExitCode == 0, $"mpirun exited {run.ExitCode}:\n{run.Output}");
+        var drafter0 = Read(Path.Combine(dir.Path, "drafter-rank0.bin"));
+        var drafter1 = Read(Path.Combine(dir.Path, "drafter-rank1.bin"));
+        Assert.True(drafter0.AsSpan().SequenceEqual(drafter1), $"drafters differ by up to {MaxDifference(drafter0, drafter1)}");
+        using (var start = new TltTrainer.Speculative.EagleDraftModel(TltTrainer.Models.TransformerPresets.Tiny, seed: 5))
+        {
+            var initial = start.parameters().SelectMany(p => p.detach().flatten().data<float>().ToArray()).ToArray();
+            Assert.True(MaxDifference(initial, drafter0) > 1e-4f, "the shared drafter never trained");
+        }
+        var policy0 = Read(Path.Combine(dir.Path, "params-rank0.bin"));
+        Assert.True(policy0.AsSpan().SequenceEqual(Read(Path.Combine(dir.Path, "params-rank1.bin"))), "policy replicas differ");
+
+        static (double Seconds, int Steps)[] Waits(string path) => File.ReadAllLines(path)
+            .Select(l => l.Split(' ')).Select(f => (double.Parse(f[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture))).ToArray();
+        var early = Waits(Path.Combine(dir.Path, "wait-rank0.txt"));
+        var late = Waits(Path.Combine(dir.Path, "wait-rank1.txt"));
+        Assert.Equal(2, early.Length);
+        Assert.All(early, w => Assert.True(w.Seconds > 0.5 && w.Steps > 0, $"rank 0 waited {w.Seconds:F3} s and trained {w.Steps} drafter steps meanwhile"));
+        Assert.All(late, w => Assert.True(w.Seconds < 0.5, $"the slow rank waited {w.Seconds:F3} s"));
+    }
+
+    [MpiFact]
     public void TwoRanks_SameGlobalBatch_MatchOneProcessAndStayBitIdentical()
     {
         // The host builds each rank's model from a different seed: the trainer must broadcast rank 0's

@@ -41,6 +41,34 @@ public sealed class HfRlRunTests
     private static List<StepMetrics> ReadMetrics(string path) =>
         File.ReadLines(path).Select(l => JsonSerializer.Deserialize<StepMetrics>(l)!).ToList();
 
+    [MpiFact]
+    public void Mpirun_TwoRanks_TrainWithTlt_RankZeroWritesEverything_AndOneProcessResumes()
+    {
+        using var model = new TempDirectory();
+        using var work = new TempDirectory();
+        WriteModelFolder(model, TransformerPresets.Tiny.VocabSize);
+        string prompts = WritePrompts(work);
+        string output = Path.Combine(work.Path, "out");
+        var run = MpiLauncher.RunProgram(Path.Combine(AppContext.BaseDirectory, "HfRl.dll"), 2, TimeSpan.FromMinutes(4),
+            "--model", model.Path, "--prompts", prompts, "--out", output, "--steps", "2", "--seed", "3", "--checkpoint-every", "1", "--lr", "1e-3",
+            "--group", "4", "--prompts-per-step", "2", "--max-new-tokens", "16", "--workers", "1", "--template", "q {prompt}");
+        Assert.True(run.ExitCode == 0, $"mpirun exited {run.ExitCode}:\n{run.Output}");
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(run.Output, "on each of 2 ranks"));   // rank 0 alone logs
+
+        var lines = ReadMetrics(Path.Combine(output, "metrics.jsonl"));
+        Assert.Equal(new[] { 0, 1 }, lines.Select(m => m.Step));
+        Assert.All(lines, m => Assert.Equal(2, m.Ranks));
+        Assert.All(lines, m => Assert.NotNull(m.RankWaitSeconds));
+        Assert.True(File.Exists(Path.Combine(output, "drafter.safetensors")));
+        var checkpoint = RlCheckpoint.Latest(Path.Combine(output, "checkpoints"));
+        Assert.NotNull(checkpoint);
+
+        // The two-rank checkpoint resumes in one process.
+        var resumed = HfRlRun.Run(Options(model.Path, prompts, output, steps: 3) with { Resume = true, Workers = 1 }, new StringWriter());
+        Assert.Equal(2, resumed.StartStep);
+        Assert.Equal(new[] { 2 }, resumed.Steps.Select(m => m.Step));
+    }
+
     [Fact]
     public void Run_TinyCheckpointWithTlt_WritesMetricsAndCheckpoints_AndResumes()
     {

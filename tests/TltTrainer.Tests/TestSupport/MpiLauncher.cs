@@ -6,7 +6,7 @@ namespace TltTrainer.Tests.TestSupport;
 /// <summary>Result of a launched job.</summary>
 public sealed record LaunchResult(int ExitCode, string Output, TimeSpan Elapsed, bool TimedOut);
 
-/// <summary>Launches the MPI test host (tests/TltTrainer.MpiHost) under mpirun, or alone.</summary>
+/// <summary>Launches the MPI test host (tests/TltTrainer.MpiHost), or another .NET program, under mpirun or alone.</summary>
 internal static class MpiLauncher
 {
     /// <summary>Full path of mpirun on PATH, or null.</summary>
@@ -17,7 +17,10 @@ internal static class MpiLauncher
         .Single(a => a.Key == "MpiHostPath").Value!;
 
     /// <summary>Runs the host on <paramref name="ranks"/> ranks with mpirun (0 = alone, no mpirun).</summary>
-    public static LaunchResult Run(int ranks, TimeSpan timeout, params string[] hostArgs)
+    public static LaunchResult Run(int ranks, TimeSpan timeout, params string[] hostArgs) => RunProgram(HostPath, ranks, timeout, hostArgs);
+
+    /// <summary>Runs the .NET program <paramref name="dll"/> on <paramref name="ranks"/> ranks with mpirun (0 = alone, no mpirun).</summary>
+    public static LaunchResult RunProgram(string dll, int ranks, TimeSpan timeout, params string[] hostArgs)
     {
         var info = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // UCX would turn a managed NullReferenceException into a crash; one OpenMP thread per rank on a small machine.
@@ -28,13 +31,13 @@ internal static class MpiLauncher
         if (ranks > 0)
         {
             info.FileName = MpiRun ?? throw new InvalidOperationException("mpirun not found on PATH.");
-            foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "-np", ranks.ToString(), "-x", "UCX_ERROR_SIGNALS", "-x", "OMP_NUM_THREADS", "dotnet", HostPath })
+            foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "-np", ranks.ToString(), "-x", "UCX_ERROR_SIGNALS", "-x", "OMP_NUM_THREADS", "dotnet", dll })
                 info.ArgumentList.Add(a);
         }
         else
         {
             info.FileName = "dotnet";
-            info.ArgumentList.Add(HostPath);
+            info.ArgumentList.Add(dll);
         }
         foreach (var a in hostArgs) info.ArgumentList.Add(a);
         var clock = Stopwatch.StartNew();
