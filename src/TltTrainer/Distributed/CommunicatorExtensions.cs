@@ -19,6 +19,14 @@ public static class CommunicatorExtensions
         return Enumerable.Range(0, communicator.Size).Select(r => all.AsSpan(r * longest, counts[r]).ToArray()).ToArray();
     }
 
+    /// <summary>Every rank's strings (counts may differ), indexed by rank, on every rank (UTF-8 over one variable all-gather).</summary>
+    public static string[][] AllGatherStrings(this ICommunicator communicator, IReadOnlyList<string> local)
+    {
+        if (communicator.Size == 1) return [local.ToArray()];
+        var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(local);
+        return communicator.AllGatherVariable<byte>(bytes).Select(b => System.Text.Json.JsonSerializer.Deserialize<string[]>(b)!).ToArray();
+    }
+
     /// <summary>The sum of <paramref name="value"/> over all ranks.</summary>
     public static double AllReduceSum(this ICommunicator communicator, double value)
     {

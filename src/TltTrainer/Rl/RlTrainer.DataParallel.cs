@@ -67,10 +67,21 @@ public sealed partial class RlTrainer
         _communicator.AllReduce(sums);
         Span<double> maxima = [rollout.RolloutSeconds, rollout.RewardSeconds, gap];
         _communicator.AllReduce(maxima, ReduceOperation.Max);
-        // Arm choices and drafter failures stay this rank's own (they describe its engine).
+        // Arm choices are summed over the ranks' engines; drafter failures keep the rank that saw them.
+        var arms = new Dictionary<string, long>();
+        foreach (var rank in _communicator.AllGatherStrings(rollout.ArmChoices.Select(kv => $"{kv.Value} {kv.Key}").ToList()))
+            foreach (var entry in rank)
+            {
+                int space = entry.IndexOf(' ');
+                var key = entry[(space + 1)..];
+                arms[key] = arms.GetValueOrDefault(key) + long.Parse(entry[..space], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        var failures = _communicator.AllGatherStrings(rollout.DrafterFailures)
+            .SelectMany((list, rank) => list.Select(f => $"rank {rank}: {f}")).ToList();
         var totals = rollout with
         {
             RolloutSeconds = maxima[0], RewardSeconds = maxima[1], Tokens = (long)sums[1], AcceptSum = sums[2], AcceptCount = (int)sums[3],
+            ArmChoices = arms, DrafterFailures = failures,
         };
         // Dropped groups are already global (counted from the shared keep/drop decisions).
         return (rewards, allLengths, (int)sums[0], totals, collected.GroupsDropped, maxima[2]);

@@ -58,10 +58,10 @@ public sealed record StepMetrics
     /// <summary>Largest |rollout log-prob − trainer log-prob| over response tokens (on-policy check).</summary>
     [JsonPropertyName("rollout/logprob_gap_max")] public double LogProbGapMax { get; init; }
 
-    /// <summary>Adaptive speculation: decode steps per "bucket:arm" (e.g. "b1-2:eagle/chain-d6"), or null without it.</summary>
+    /// <summary>Adaptive speculation: decode steps per "bucket:arm" (e.g. "b1-2:eagle/chain-d6"), summed over ranks, or null without it.</summary>
     [JsonPropertyName("rollout/arm_choices")] public IReadOnlyDictionary<string, long>? ArmChoices { get; init; }
 
-    /// <summary>Drafter failures during the rollout ("name.call: error"; the rollout went on plainly), or null when none.</summary>
+    /// <summary>Drafter failures during the rollout ("name.call: error"; the rollout went on plainly; "rank R: ..." under MPI), or null when none.</summary>
     [JsonPropertyName("rollout/drafter_failures")] public IReadOnlyList<string>? DrafterFailures { get; init; }
 
     /// <summary>Groups dropped by dynamic sampling (all rewards equal).</summary>
