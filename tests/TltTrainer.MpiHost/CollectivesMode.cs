@@ -84,6 +84,12 @@ internal static class CollectivesMode
         c.AllGather<long>(new long[] { r, r * 100, -r }, gathered);
         results["allgather_span_i64"] = gathered.Select(v => (double)v).ToArray();
 
+        // Non-blocking barrier: rank 1 enters 300 ms late, so rank 0 polls it pending first; both then pass.
+        if (r == 1) Thread.Sleep(300);
+        int pendingPolls = 0;
+        using (var barrier = c.StartBarrier())
+            while (!barrier.Poll()) { pendingPolls++; Thread.Sleep(1); }
+        results["ibarrier_waited"] = new double[] { pendingPolls > 0 ? 1 : 0 };
         c.Barrier();
         results["rank_size"] = new double[] { r, c.Size };
         Directory.CreateDirectory(args.Out);

@@ -71,6 +71,18 @@ public sealed class DataParallelRlTests(SingleProcessReference reference) : ICla
         Assert.All(late, w => Assert.True(w.Seconds < 0.5, $"the slow rank waited {w.Seconds:F3} s"));
     }
 
+    [MpichFact]
+    public void TwoRanks_UnderMpich_MatchOneProcessAndStayBitIdentical()
+    {
+        using var dir = new TempDirectory();
+        var run = MpiLauncher.RunUnderMpich(2, TimeSpan.FromMinutes(3), "train", "--out", dir.Path, "--steps", "3");
+        Assert.True(run.ExitCode == 0, $"mpiexec.mpich exited {run.ExitCode}:\n{run.Output}");
+        var rank0 = Read(Path.Combine(dir.Path, "params-rank0.bin"));
+        Assert.True(rank0.AsSpan().SequenceEqual(Read(Path.Combine(dir.Path, "params-rank1.bin"))), "replicas differ");
+        float diff = MaxDifference(Reference(), rank0);
+        Assert.True(diff < Tolerance, $"2 MPICH ranks vs 1 process: parameters differ by up to {diff}");
+    }
+
     [MpiFact]
     public void TwoRanks_SameGlobalBatch_MatchOneProcessAndStayBitIdentical()
     {

@@ -12,6 +12,23 @@ public sealed class MpiCollectivesTests
         using var dir = new TempDirectory();
         var result = MpiLauncher.Run(2, TimeSpan.FromMinutes(2), "collectives", "--out", dir.Path);
         Assert.True(result.ExitCode == 0, $"mpirun exited {result.ExitCode}:\n{result.Output}");
+        AssertHandComputedValues(dir);
+        Assert.StartsWith("Open MPI", File.ReadAllText(Path.Combine(dir.Path, "description-rank0.txt")));
+    }
+
+    [MpichFact]
+    public void Collectives_TwoRanksUnderMpich_MatchHandComputedValues()
+    {
+        // MPICH's ABI: int handles, MPI_IN_PLACE = -1, MPI_STATUS_IGNORE = 1, int requests.
+        using var dir = new TempDirectory();
+        var result = MpiLauncher.RunUnderMpich(2, TimeSpan.FromMinutes(2), "collectives", "--out", dir.Path);
+        Assert.True(result.ExitCode == 0, $"mpiexec.mpich exited {result.ExitCode}:\n{result.Output}");
+        AssertHandComputedValues(dir);
+        Assert.StartsWith("MPICH", File.ReadAllText(Path.Combine(dir.Path, "description-rank0.txt")));
+    }
+
+    private static void AssertHandComputedValues(TempDirectory dir)
+    {
         for (int r = 0; r < 2; r++)
         {
             var got = JsonSerializer.Deserialize<Dictionary<string, double[]>>(File.ReadAllText(Path.Combine(dir.Path, $"collectives-rank{r}.json")))!;
@@ -32,7 +49,9 @@ public sealed class MpiCollectivesTests
             Assert.Equal(new double[] { 0, 0, 0, 1, 100, -1 }, got["allgather_span_i64"]);
             Assert.Equal(new double[] { r, 2 }, got["rank_size"]);
         }
-        Assert.StartsWith("Open MPI", File.ReadAllText(Path.Combine(dir.Path, "description-rank0.txt")));
+        // Rank 0 entered the non-blocking barrier 300 ms before rank 1 and saw it pending.
+        var rank0 = JsonSerializer.Deserialize<Dictionary<string, double[]>>(File.ReadAllText(Path.Combine(dir.Path, "collectives-rank0.json")))!;
+        Assert.Equal(new double[] { 1 }, rank0["ibarrier_waited"]);
     }
 
     [Fact]
