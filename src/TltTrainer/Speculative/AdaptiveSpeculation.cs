@@ -3,6 +3,10 @@
 // steps, and then an ε-greedy bandit per running-batch bucket picks the arm (drafter + draft shape, or
 // no speculation) with the best median measured throughput (tokens emitted per second of a step).
 // Bandits live as long as the policy object, so what is learned carries over across RL steps.
+// Only steady-state steps are scored: the first step of an arm after another one pays that arm's
+// switching cost (the EAGLE drafter catches up on every token decoded without it), and scoring it made
+// rarely tried arms look slow, so they stayed rarely tried. A switch therefore keeps the new arm for
+// one more step, and that second step is the one recorded.
 namespace TltTrainer.Speculative;
 
 /// <summary>A choice the adaptive engine can make for a decode step.</summary>
@@ -62,6 +66,8 @@ public sealed class AdaptiveSpeculation
     private readonly AdaptiveSpeculationOptions _options;
     private readonly StrategyBandit<SpeculationArm>[] _bandits;
     private int _streak;
+    private SpeculationArm? _last;        // arm of the previous step (None for plain steps before the streak)
+    private bool _holdNext, _steady;
 
     /// <summary>Creates the policy.</summary>
     public AdaptiveSpeculation(AdaptiveSpeculationOptions options)
@@ -87,12 +93,26 @@ public sealed class AdaptiveSpeculation
     public (SpeculationArm Arm, bool FromBandit) Choose(int runningBatch)
     {
         _streak = runningBatch <= _options.BatchThreshold ? _streak + 1 : 0;
-        if (_streak <= _options.Patience) return (SpeculationArm.None, false);
-        return (_bandits[Bucket(runningBatch)].Choose(), true);
+        if (_streak <= _options.Patience)
+        {
+            (_last, _holdNext, _steady) = (SpeculationArm.None, false, false);
+            return (SpeculationArm.None, false);
+        }
+        var arm = _holdNext && _last is not null ? _last : _bandits[Bucket(runningBatch)].Choose();
+        _steady = arm.Equals(_last);
+        _holdNext = !_steady;            // a switch: stay one more step so the arm is measured in steady state
+        _last = arm;
+        return (arm, true);
     }
 
-    /// <summary>Records the measured throughput (tokens per second) of a step the bandit chose.</summary>
-    public void Record(int runningBatch, SpeculationArm arm, double tokensPerSecond) => _bandits[Bucket(runningBatch)].Record(arm, tokensPerSecond);
+    /// <summary>
+    /// Records the measured throughput (tokens per second) of a step the bandit chose; ignored for the first
+    /// step after a switch of arm (it carries the switching cost, see the file comment).
+    /// </summary>
+    public void Record(int runningBatch, SpeculationArm arm, double tokensPerSecond)
+    {
+        if (_steady) _bandits[Bucket(runningBatch)].Record(arm, tokensPerSecond);
+    }
 
     /// <summary>Choices per bucket and arm so far.</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Choices() =>
@@ -101,7 +121,7 @@ public sealed class AdaptiveSpeculation
             b => (IReadOnlyDictionary<string, long>)_bandits[b].Choices.ToDictionary(kv => kv.Key.Name, kv => kv.Value));
 
     /// <summary>Resets the small-batch streak (at the start of a rollout).</summary>
-    public void ResetStreak() => _streak = 0;
+    public void ResetStreak() => (_streak, _last, _holdNext, _steady) = (0, null, false, false);
 
     private int Bucket(int runningBatch)
     {
