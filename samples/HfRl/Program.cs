@@ -21,7 +21,9 @@ torch.set_num_threads(Communicator.CoresPerRank);
 
 // Ctrl+C stops after the current decode step; the steps done are checkpointed.
 using var cancel = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.WriteLine("Stopping (Ctrl+C)..."); };
+// Under MPI an interrupt ends the job at once (the ranks would see it at different points and could wait on
+// each other); the last checkpoint resumes it.
+if (ranks.Size == 1) Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.WriteLine("Stopping (Ctrl+C)..."); };
 // An exception that escapes one rank ends the whole job, naming the rank (no rank left waiting).
 return RankFailure.RunOrAbort(ranks, () =>
 {
@@ -31,11 +33,12 @@ return RankFailure.RunOrAbort(ranks, () =>
         if (ranks.Rank == 0) Console.WriteLine($"Metrics: {Path.GetFullPath(result.MetricsPath)}");
         return result.Cancelled ? 130 : 0;
     }
-    catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException)
+    catch (Exception e) when (ranks.Size == 1 && e is ArgumentException or IOException or InvalidDataException)
     {
         // FileNotFoundException and DirectoryNotFoundException are IOExceptions; the messages name the file, line or option.
-        // Every rank reads the same inputs, so every rank stops here with the same message: no rank is left waiting.
-        if (ranks.Rank == 0) Console.Error.WriteLine($"hfrl: {e.Message}");
+        // Under MPI the error propagates instead: it may have happened on this rank alone (a full disk on rank 0's
+        // checkpoint), and only RunOrAbort's abort ends the ranks waiting for it.
+        Console.Error.WriteLine($"hfrl: {e.Message}");
         return 2;
     }
 }, Console.Error);

@@ -41,7 +41,9 @@ return RankFailure.RunOrAbort(ranks, () =>
 
     // Ctrl+C stops after the current decode step; the steps done so far are still reported.
     using var cancel = new CancellationTokenSource();
-    Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.WriteLine("Stopping (Ctrl+C)..."); };
+    // Under MPI an interrupt ends the job at once (the ranks would see it at different points and could wait on
+    // each other); the last checkpoint resumes it.
+    if (ranks.Size == 1) Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.WriteLine("Stopping (Ctrl+C)..."); };
     var jobs = new List<QuickstartRun>();
     try
     {
@@ -51,10 +53,11 @@ return RankFailure.RunOrAbort(ranks, () =>
         StepDisplay.Run(jobs, options.Steps, writer && options.Live, cancel.Token, quiet: !writer);
         if (writer) foreach (var line in jobs[^1].ShowAnswers(options.Seed)) Console.WriteLine($"  {line}");
     }
-    catch (ArgumentException e)
+    catch (ArgumentException e) when (ranks.Size == 1)
     {
-        // Every rank builds the same runs from the same options, so every rank stops here: none is left waiting.
-        if (writer) Console.Error.WriteLine($"quickstart: {e.Message}");
+        // Under MPI the error propagates instead: it may be this rank's alone, and only RunOrAbort's abort ends the
+        // ranks waiting for it.
+        Console.Error.WriteLine($"quickstart: {e.Message}");
         return 2;
     }
     finally

@@ -9,6 +9,7 @@
 //                    drafter-rankR.bin and wait-rankR.txt (per step: seconds and drafter steps this rank
 //                    trained while waiting for the others)
 //   --slow-rank R --slow-ms M     rank R's rollout takes M ms longer (a long tail on one rank)
+//   --rollout-fail-rank R         rank R's rollout throws in its second step (the others are mid-step)
 // Writes params-rankR.bin (float32, named_parameters order) and, on rank 0, metrics.jsonl.
 using System.Globalization;
 using System.Text.Json;
@@ -53,6 +54,7 @@ internal static class TrainMode
         using var tlt = tltOn ? TltRollout.Create(model, startDrafter, new TltRolloutOptions { Workers = 1, ThreadsPerWorker = 1 }) : null;
         IRolloutGenerator engine = tlt?.Rollout ?? (IRolloutGenerator)new RolloutEngine(model);
         if (args.Int("slow-rank", -1) == c.Rank) engine = new SlowRollout(engine, TimeSpan.FromMilliseconds(args.Int("slow-ms", 1000)));
+        if (args.Int("rollout-fail-rank", -1) == c.Rank) engine = new SlowRollout(engine, TimeSpan.Zero, failOnCall: 2);
         using var trainer = new RlTrainer(model, tokenizer, engine, new RewardComposer([new WeightedReward(new LetterShare())]),
             new PromptSampler(prompts, 3), options, sink: sink)
         { Communicator = c, Tlt = tlt?.OnlineDrafter, Drafter = tlt?.TrainingDrafter };
@@ -80,13 +82,16 @@ internal static class TrainMode
         return 0;
     }
 
-    /// <summary>A rollout that takes longer on purpose: the long tail of one rank.</summary>
-    private sealed class SlowRollout(IRolloutGenerator inner, TimeSpan delay) : IRolloutGenerator
+    /// <summary>A rollout that takes longer on purpose (the long tail of one rank), or throws on its n-th call.</summary>
+    private sealed class SlowRollout(IRolloutGenerator inner, TimeSpan delay, int failOnCall = 0) : IRolloutGenerator
     {
+        private int _calls;
+
         public int SequenceCapacity => inner.SequenceCapacity;
 
         public RolloutResult Generate(IReadOnlyList<RolloutRequest> requests, CancellationToken cancellationToken = default, IProgress<RolloutProgress>? progress = null)
         {
+            if (++_calls == failOnCall) throw new InvalidOperationException($"injected rollout failure on call {_calls}");
             Thread.Sleep(delay);
             return inner.Generate(requests, cancellationToken, progress);
         }

@@ -32,8 +32,40 @@ public static class Communicator
         }
     }
 
-    /// <summary>This rank's share of the machine's cores (all of them for a single process), at least 1.</summary>
-    public static int CoresPerRank => Math.Max(1, Environment.ProcessorCount / LocalRanks);
+    /// <summary>
+    /// This rank's share of the machine's cores (all of them for a single process), at least 1. When the launcher
+    /// bound the rank to some cores (its CPU affinity is narrower than the machine), those are its share already.
+    /// </summary>
+    public static int CoresPerRank
+    {
+        get
+        {
+            int visible = Environment.ProcessorCount;
+            return BoundToFewerCores() ? Math.Max(1, visible) : Math.Max(1, visible / LocalRanks);
+        }
+    }
+
+    private static bool BoundToFewerCores()
+    {
+        try
+        {
+            if (!OperatingSystem.IsLinux()) return false;
+            // "0-3,8-11": the CPUs online on this machine.
+            int online = 0;
+            foreach (var part in File.ReadAllText("/sys/devices/system/cpu/online").Trim().Split(','))
+            {
+                var ends = part.Split('-');
+                online += ends.Length == 2 ? int.Parse(ends[1]) - int.Parse(ends[0]) + 1 : 1;
+            }
+            if (online > 64) return false;   // the affinity mask below covers 64 CPUs
+            long mask = System.Diagnostics.Process.GetCurrentProcess().ProcessorAffinity.ToInt64();
+            return System.Numerics.BitOperations.PopCount((ulong)mask) < online;
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or InvalidOperationException or PlatformNotSupportedException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>
     /// <see cref="MpiCommunicator"/> when launched by MPI, else <see cref="SingleProcessCommunicator.Instance"/>.

@@ -63,6 +63,9 @@ public sealed record OnlineDrafter(HiddenStateBuffer Buffer, IdleComputeSchedule
         _waitSteps += Training.Steps - before;
     }
 
+    /// <summary>Call when the rollout failed or was cancelled: stops training (waits for the running step); no collectives.</summary>
+    public void AbandonRollout() => Scheduler.BeginUpdate();
+
     /// <summary>
     /// Call when the rollout has ended: stops training (waits for the running step) and publishes. With more
     /// than one rank, the ranks' drafter copies become one first (call on the communicating thread, on every rank).

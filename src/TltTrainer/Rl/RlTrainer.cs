@@ -91,8 +91,16 @@ public sealed partial class RlTrainer : IDisposable
         (CollectedBatch batch, RolloutTotals rollout, IReadOnlyList<(string, string?)> texts) collected;
         OnlineDrafter.PhaseStats? tlt;
         try { collected = CollectRollouts(cancellationToken, progress); }
-        finally { tlt = Tlt?.AfterRollout(_communicator); }                // drafter training stops before anything else runs
+        catch
+        {
+            // Stop drafter training before anything else runs. No collectives here: this rank may be the only
+            // one that failed, and the others are waiting in a different one (RankFailure then ends the job).
+            Tlt?.AbandonRollout();
+            throw;
+        }
+        tlt = Tlt?.AfterRollout(_communicator);                            // drafter training stops before anything else runs
         var (batch, rollout, texts) = collected;
+        if (tlt?.Idle.Failure is { } idleFailure) rollout.DrafterFailures.Add($"idle training: {idleFailure}");   // gathered with the rank under MPI
         cancellationToken.ThrowIfCancellationRequested();
 
         progress?.Report(new RlProgress(Step, "old_logprob", null));
@@ -122,8 +130,6 @@ public sealed partial class RlTrainer : IDisposable
                 DrafterLoss = tlt.Fresh?.Loss, DrafterTop1 = tlt.Fresh?.Top1Accuracy, DrafterVersion = tlt.VersionUsed,
                 DrafterSteps = tlt.Idle.Steps, RankWaitSeconds = _communicator.Size > 1 ? tlt.RankWaitSeconds : null,
                 RankWaitDrafterSteps = _communicator.Size > 1 ? tlt.RankWaitSteps : null, HandBackSeconds = tlt.Idle.MaxHandBackSeconds, DrafterCriticalSeconds = tlt.CriticalSeconds,
-                DrafterFailures = tlt.Idle.Failure is null ? metrics.DrafterFailures
-                    : (metrics.DrafterFailures ?? Array.Empty<string>()).Append($"idle training: {tlt.Idle.Failure}").ToList(),
             };
             if (tlt.Idle.Failure is not null) LogIdleFailure(_logger, Step, tlt.Idle.Failure);
         }

@@ -102,6 +102,20 @@ public sealed class DataParallelRlTests(SingleProcessReference reference) : ICla
     }
 
     [MpiFact]
+    public void RankWhoseRolloutThrows_WithTlt_EndsTheJobNamed_InsteadOfHanging()
+    {
+        // The failing rank must not enter the drafter's sharing collectives while the other rank waits in the
+        // step's barrier: it stops training locally and RankFailure aborts the job.
+        using var dir = new TempDirectory();
+        var failed = MpiLauncher.Run(2, TimeSpan.FromMinutes(2), "train", "--out", dir.Path, "--steps", "3", "--tlt", "--rollout-fail-rank", "1");
+        Assert.False(failed.TimedOut, $"the job hung after a rank's rollout threw:\n{failed.Output}");
+        Assert.NotEqual(0, failed.ExitCode);
+        Assert.Contains("rank 1 of 2 failed", failed.Output);
+        Assert.Contains("injected rollout failure", failed.Output);
+        Assert.True(failed.Elapsed < TimeSpan.FromSeconds(60), $"the job took {failed.Elapsed} to end");
+    }
+
+    [MpiFact]
     public void RankThatThrows_EndsTheJobNamed_AndTheLastCheckpointResumesOnOneRank()
     {
         using var dir = new TempDirectory();
