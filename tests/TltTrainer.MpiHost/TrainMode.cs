@@ -71,11 +71,12 @@ internal static class TrainMode
                 $"rank {c.Rank}/{c.Size} step {m.Step}: reward {m.RewardMean:F4} loss {m.Loss:F6} step_s {m.StepSeconds:F3} rollout_s {m.RolloutSeconds:F3} update_s {m.UpdateSeconds:F3} comm_s {m.CommunicationSeconds ?? 0:F3}"));
             if (root is not null) trainer.SaveCheckpoint(root);
         }
-        using var flat = cat(model.parameters().Select(p => p.detach().flatten()).ToList());
+        using var scope = NewDisposeScope();   // keeps the chained temporaries alive until used
+        var flat = cat(model.parameters().Select(p => p.detach().flatten()).ToList());
         File.WriteAllBytes(Path.Combine(args.Out, $"params-rank{c.Rank}.bin"), flat.bytes.ToArray());
         if (tlt?.TrainingDrafter is { } drafter)
         {
-            using var drafterFlat = cat(drafter.parameters().Select(p => p.detach().flatten()).ToList());
+            var drafterFlat = cat(drafter.parameters().Select(p => p.detach().flatten()).ToList());
             File.WriteAllBytes(Path.Combine(args.Out, $"drafter-rank{c.Rank}.bin"), drafterFlat.bytes.ToArray());
             File.WriteAllLines(Path.Combine(args.Out, $"wait-rank{c.Rank}.txt"), waits);
         }

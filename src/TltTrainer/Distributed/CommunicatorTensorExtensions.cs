@@ -45,7 +45,7 @@ public static class CommunicatorTensorExtensions
         if (receive.numel() != send.numel() * communicator.Size)
             throw new ArgumentException($"receive has {receive.numel()} elements; it needs Size × send = {communicator.Size} × {send.numel()}.", nameof(receive));
         bool sendDirect = IsHostContiguous(send);
-        using var sendHost = sendDirect ? null : send.detach().to(DeviceType.CPU).contiguous().clone();
+        using var sendHost = sendDirect ? null : HostCopy(send);
         var sendTensor = sendHost ?? send;
         OnHost(receive, writeBack: true, r => communicator.AllGather<byte>(sendTensor.bytes, r));
     }
@@ -56,6 +56,13 @@ public static class CommunicatorTensorExtensions
         if (communicator.Size == 1) return;
         using var noGrad = no_grad();
         foreach (var (_, tensor) in module.state_dict()) communicator.Broadcast(tensor, root);
+    }
+
+    /// <summary>A contiguous CPU copy; the scope keeps the chain's temporaries alive until the next call has used them.</summary>
+    private static Tensor HostCopy(Tensor tensor)
+    {
+        using var scope = NewDisposeScope();
+        return tensor.detach().to(DeviceType.CPU).contiguous().clone().DetachFromDisposeScope();
     }
 
     private static bool IsHostContiguous(Tensor tensor) => tensor.device_type == DeviceType.CPU && tensor.is_contiguous();
@@ -69,7 +76,7 @@ public static class CommunicatorTensorExtensions
             action(tensor.bytes);
             return;
         }
-        using var host = tensor.detach().to(DeviceType.CPU).contiguous().clone();
+        using var host = HostCopy(tensor);
         action(host.bytes);
         if (!writeBack) return;
         using var noGrad = no_grad();

@@ -81,8 +81,12 @@ public sealed class DrafterPublisher : IDrafterWeightsSource, IDisposable
     public long Publish(EagleDraftModel model)
     {
         var weights = new Dictionary<string, Tensor>();
+        // The scope keeps each temporary detach() referenced until its clone() has returned: an unreferenced
+        // temporary can be finalized (its TensorImpl freed) while the native clone still reads it — a
+        // segfault in at::native::clone seen under parallel tests. It also frees the temporaries at once.
+        using (var scope = NewDisposeScope())
         using (no_grad())
-            foreach (var (name, t) in model.state_dict()) weights[name] = t.detach().clone();
+            foreach (var (name, t) in model.state_dict()) weights[name] = t.detach().clone().DetachFromDisposeScope();
         lock (_gate)
         {
             var snapshot = new DrafterSnapshot(_version + 1, weights);

@@ -50,7 +50,8 @@ public sealed class HiddenStateBuffer : IHiddenStateSink, IDisposable
     public void OnHiddenStates(long requestId, int start, Tensor hidden, IReadOnlyList<int> tokens)
     {
         // The engine calls this inside its dispose scope and its tensor is valid only during the call: copy and detach.
-        var copy = hidden.detach().clone().DetachFromDisposeScope();
+        Tensor copy;
+        using (var scope = NewDisposeScope()) copy = hidden.detach().clone().DetachFromDisposeScope();   // keeps the temporary alive (see DrafterPublisher)
         lock (_gate)
         {
             if (!_pending.TryGetValue(requestId, out var seq)) _pending[requestId] = seq = new PendingSequence(start);

@@ -55,6 +55,7 @@ public sealed class DataParallelRlTests(SingleProcessReference reference) : ICla
         var drafter1 = Read(Path.Combine(dir.Path, "drafter-rank1.bin"));
         Assert.True(drafter0.AsSpan().SequenceEqual(drafter1), $"drafters differ by up to {MaxDifference(drafter0, drafter1)}");
         using (var start = new TltTrainer.Speculative.EagleDraftModel(TltTrainer.Models.TransformerPresets.Tiny, seed: 5))
+        using (var scope = torch.NewDisposeScope())   // keeps the chained temporaries alive until used
         {
             var initial = start.parameters().SelectMany(p => p.detach().flatten().data<float>().ToArray()).ToArray();
             Assert.True(MaxDifference(initial, drafter0) > 1e-4f, "the shared drafter never trained");

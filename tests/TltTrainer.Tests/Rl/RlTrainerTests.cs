@@ -46,6 +46,7 @@ public sealed class RlTrainerTests
         var (model, trainer) = Create(dir, Options);
         using (model)
         using (trainer)
+        using (var scope = torch.NewDisposeScope())   // keeps chained temporaries alive until used (and frees them)
         {
             var before = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
             var metrics = trainer.RunStep();
