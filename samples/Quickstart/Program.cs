@@ -30,14 +30,14 @@ return RankFailure.RunOrAbort(ranks, () =>
     if (writer) Directory.CreateDirectory(options.OutputDirectory);
 
     // Rank 0 trains (or loads) the cached target and drafter first; the others then load them from the cache.
-    if (!writer) WaitForRankZero(ranks);
+    if (!writer) ranks.SleepingBarrier(pollMilliseconds: 5);
     using var target = EmbeddedTarget.LoadOrTrain(progress: new Progress<EmbeddedTargetProgress>(p =>
     {
         if (writer && p.Step % 60 == 0 && p.Phase == EmbeddedTargetPhase.Training) Console.WriteLine($"  training embedded target: step {p.Step}/{p.Steps}, loss {p.Loss:F3}");
     }));
     if (writer) Console.WriteLine(target.FromCache ? $"Embedded target loaded from {target.CachePath}" : $"Embedded target trained and cached at {target.CachePath}");
     using var warmDrafter = EmbeddedDrafter.LoadOrTrain(target, progress: new Progress<string>(m => { if (writer) Console.WriteLine($"  {m}"); }));
-    if (writer) WaitForRankZero(ranks);
+    if (writer) ranks.SleepingBarrier(pollMilliseconds: 5);   // one barrier per rank: rank 0 enters it after preparing, the others before
 
     // Ctrl+C stops after the current decode step; the steps done so far are still reported.
     using var cancel = new CancellationTokenSource();
@@ -81,11 +81,3 @@ return RankFailure.RunOrAbort(ranks, () =>
     ResultsTable.Print(runs, report);
     return 0;
 }, Console.Error);
-
-// One barrier, entered by rank 0 after its preparation and by the others before theirs; they sleep
-// between polls instead of spinning in a blocking MPI call on the cores rank 0 is training with.
-static void WaitForRankZero(ICommunicator ranks)
-{
-    using var barrier = ranks.StartBarrier();
-    while (!barrier.Poll()) Thread.Sleep(5);
-}

@@ -12,14 +12,12 @@
 //   --rollout-fail-rank R         rank R's rollout throws in its second step (the others are mid-step)
 // Writes params-rankR.bin (float32, named_parameters order) and, on rank 0, metrics.jsonl.
 using System.Globalization;
-using System.Text.Json;
 using TltTrainer.Distributed;
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
 using TltTrainer.Speculative;
 using TltTrainer.Telemetry;
-using TltTrainer.Tokenization;
 using static TorchSharp.torch;
 
 namespace TltTrainer.MpiHost;
@@ -46,7 +44,7 @@ internal static class TrainMode
             Sampling = new SamplingOptions { Temperature = 1.0, MaxNewTokens = args.Int("tokens", 12) },
         };
         using var model = PeakedTinyModel(seed: 91 + c.Rank * 1000);   // replicas differ on purpose: the trainer must sync them
-        var tokenizer = CharTokenizer(Path.Combine(args.Out, $"tokenizer-rank{c.Rank}.json"));
+        var tokenizer = TltTrainer.Tests.TestSupport.CharTokenizerFile.Create(Alphabet, Path.Combine(args.Out, $"tokenizer-rank{c.Rank}.json"));
         var prompts = Enumerable.Range(0, 12).Select(i => new PromptExample(Alphabet.Substring(i, 3), null)).ToList();
         using var sink = c.Rank == 0 ? new JsonlMetricsSink(Path.Combine(args.Out, "metrics.jsonl")) : null;
         bool tltOn = args.Flag("tlt");
@@ -106,27 +104,5 @@ internal static class TrainMode
         foreach (var (name, p) in model.named_parameters())
             if (!name.Contains("norm")) p.normal_(0, 0.1, g);
         return model;
-    }
-
-    private static ITextTokenizer CharTokenizer(string path)
-    {
-        var vocab = new Dictionary<string, int> { ["<pad>"] = 0, ["<s>"] = 1, ["</s>"] = 2 };
-        foreach (var ch in Alphabet) vocab[ch.ToString()] = vocab.Count;
-        var json = new
-        {
-            version = "1.0",
-            added_tokens = new[]
-            {
-                new { id = 0, content = "<pad>", special = true }, new { id = 1, content = "<s>", special = true }, new { id = 2, content = "</s>", special = true },
-            },
-            normalizer = (object?)null,
-            pre_tokenizer = (object?)null,
-            model = new { type = "BPE", vocab, merges = Array.Empty<string>(), unk_token = "<pad>" },
-        };
-        File.WriteAllText(path, JsonSerializer.Serialize(json));
-        return TokenizerLoader.FromTokenizerJson(path, new TokenizerLoadOptions
-        {
-            BosToken = "<s>", EosToken = "</s>", PadToken = "<pad>", EncodeDefaults = new EncodeOptions { AddBos = true },
-        });
     }
 }

@@ -27,6 +27,19 @@ public static class CommunicatorExtensions
         return communicator.AllGatherVariable<byte>(bytes).Select(b => System.Text.Json.JsonSerializer.Deserialize<string[]>(b)!).ToArray();
     }
 
+    /// <summary>
+    /// A barrier that sleeps between polls of a non-blocking barrier instead of spinning in a blocking MPI call,
+    /// so other threads of this process (or other ranks on this machine) have the cores while it waits.
+    /// </summary>
+    /// <param name="communicator">The job's ranks; every rank must call it, in the same order as its other collectives.</param>
+    /// <param name="pollMilliseconds">Sleep between polls.</param>
+    public static void SleepingBarrier(this ICommunicator communicator, int pollMilliseconds = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pollMilliseconds, 1);
+        using var barrier = communicator.StartBarrier();
+        while (!barrier.Poll()) Thread.Sleep(pollMilliseconds);
+    }
+
     /// <summary>The sum of <paramref name="value"/> over all ranks.</summary>
     public static double AllReduceSum(this ICommunicator communicator, double value)
     {

@@ -57,8 +57,7 @@ public sealed record OnlineDrafter(HiddenStateBuffer Buffer, IdleComputeSchedule
         Buffer.Commit();
         var wait = Stopwatch.StartNew();
         int before = Training.Steps;
-        using (var barrier = ranks.StartBarrier())
-            while (!barrier.Poll()) Thread.Sleep(1);
+        ranks.SleepingBarrier();
         _waitSeconds += wait.Elapsed.TotalSeconds;
         _waitSteps += Training.Steps - before;
     }
