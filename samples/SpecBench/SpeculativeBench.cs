@@ -78,10 +78,12 @@ internal static class SpeculativeBench
                 double e = m.MeanAcceptLength;
                 int gamma = strategy.Depth;
                 double? cost = null, alpha = null, bound = null;
+                // Where a round's time goes: one plain decode step against a speculative step's drafting and verification.
+                double plainStep = pairedPlain.Metrics.VerifySeconds / Math.Max(1, pairedPlain.Metrics.DecodeSteps);
+                double draftPerStep = m.DraftSeconds / Math.Max(1, m.DecodeSteps), verifyPerStep = m.VerifySeconds / Math.Max(1, m.DecodeSteps);
                 if (name != "adaptive" && strategy.Shape == DraftShape.Chain && m.SpeculativeSteps > 0)
                 {
                     // Every decode step asks the drafter (an empty draft falls back to a plain step).
-                    double plainStep = pairedPlain.Metrics.VerifySeconds / Math.Max(1, pairedPlain.Metrics.DecodeSteps);
                     cost = m.DraftSeconds / m.DecodeSteps / gamma / plainStep;
                     alpha = SolveAlpha(e, gamma);
                     // Per row: decode-phase tokens (the first comes from prefill) over the target forwards that row took part in.
@@ -89,9 +91,15 @@ internal static class SpeculativeBench
                     bound = perForward / (gamma * cost.Value + 1);
                 }
                 string shape = name == "adaptive" ? "bandit" : strategy.ToString();
-                results.Add(Row(name, shape, batch, tps, speedup, e, alpha, cost, bound));
+                var row = Row(name, shape, batch, tps, speedup, e, alpha, cost, bound);
+                row["step_ms"] = new JsonObject
+                {
+                    ["plain"] = Math.Round(plainStep * 1000, 3), ["draft"] = Math.Round(draftPerStep * 1000, 3), ["verify"] = Math.Round(verifyPerStep * 1000, 3),
+                };
+                results.Add(row);
                 Console.WriteLine($"  batch {batch,2} {name,-16} {shape,-14} {tps,8:F0} tok/s  {speedup,5:F2}x  accept {e:F2}"
-                    + (bound is null ? "" : $"  α {alpha:F2}  c {cost:F2}  bound {bound:F2}x"));
+                    + (bound is null ? "" : $"  α {alpha:F2}  c {cost:F2}  bound {bound:F2}x")
+                    + $"  ms/step: plain {plainStep * 1000:F2}, draft {draftPerStep * 1000:F2} + verify {verifyPerStep * 1000:F2}");
             }
         }
         return (results, identical);
