@@ -15,8 +15,8 @@ internal sealed class AttentionContext
     public required int RowOffset { get; init; }
     public required Tensor Cos { get; init; }
     public required Tensor Sin { get; init; }
-    /// <summary>[B, 1, rep·T, S] bool, true = may attend (query rows repeated per query-head group).</summary>
-    public required Tensor Mask { get; init; }
+    /// <summary>[B, 1, rep·T, S] bool, true = may attend (query rows repeated per query-head group); null = every key visible.</summary>
+    public required Tensor? Mask { get; init; }
     public KvCache? Cache { get; init; }
     /// <summary>[B·T] int64 flat slot index (row·maxLength + slot) of each new token in the cache.</summary>
     public Tensor? WriteSlots { get; init; }
@@ -36,52 +36,112 @@ internal sealed class AttentionContext
         if (cache is not null && maxLength + newTokens > cache.MaxLength)
             throw new InvalidOperationException($"KV cache overflow: {maxLength} cached + {newTokens} new tokens exceed its capacity of {cache.MaxLength}.");
         int keyLength = maxLength + newTokens;
-        var lengthT = tensor(lengths.Select(l => (long)l).ToArray(), device: device).view(batch, 1);   // [B, 1]
-        var steps = arange(newTokens, ScalarType.Int64, device).view(1, newTokens);                      // [1, T]
-
-        positions ??= lengthT + steps;
-        if (positions.shape[0] != batch || positions.shape[1] != newTokens)
+        if (positions is not null && (positions.shape[0] != batch || positions.shape[1] != newTokens))
             throw new ArgumentException($"positions must be [{batch}, {newTokens}], got [{string.Join(", ", positions.shape)}].", nameof(positions));
+        if (newTokenMask is not null)
+        {
+            int w = (int)newTokenMask.shape[^1];
+            if (newTokenMask.dim() != 3 || newTokenMask.shape[1] != newTokens || w < newTokens || (newTokenMask.shape[0] != 1 && newTokenMask.shape[0] != batch))
+                throw new ArgumentException($"newTokenMask must be [{batch} or 1, {newTokens}, W ≥ {newTokens}], got [{string.Join(", ", newTokenMask.shape)}].", nameof(newTokenMask));
+            if (w > newTokens && (cache is null || lengths.Min() < w - newTokens))
+                throw new ArgumentException($"a mask window of {w} needs at least {w - newTokens} cached tokens in every row.", nameof(newTokenMask));
+        }
+        return cache is null
+            ? Uncached(config, rope, batch, newTokens, device, dtype, rep, positions, newTokenMask)
+            : Cached(config, rope, batch, newTokens, device, dtype, rep, cache, rowOffset, lengths, keyLength, positions, newTokenMask);
+    }
+
+    // Decode, prefill and verification: small per-forward index tensors, so they are built on the host and uploaded
+    // once each (a chain of tensor ops here cost about as much as a whole drafter layer at running batch 1).
+    private static AttentionContext Cached(TransformerConfig config, RotaryEmbedding rope, int batch, int newTokens, Device device,
+        ScalarType dtype, int rep, KvCache cache, int rowOffset, int[] lengths, int keyLength, Tensor? positions, Tensor? newTokenMask)
+    {
+        positions ??= tensor(HostPositions(lengths, newTokens), new long[] { batch, newTokens }, device: device);
+        CheckMaxPosition(config, positions);
+        var (cos, sin) = rope.Gather(positions, dtype);
+
+        var slots = new long[batch * newTokens];
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < newTokens; t++) slots[b * newTokens + t] = (long)(rowOffset + b) * cache.MaxLength + lengths[b] + t;
+
+        var mask = HostMask(batch, newTokens, rep, keyLength, lengths, newTokenMask, out bool allVisible);
+        return new AttentionContext
+        {
+            Batch = batch, NewTokens = newTokens, KeyLength = keyLength, RowOffset = rowOffset, Cos = cos, Sin = sin,
+            // Every key visible (e.g. one token per row, equal lengths): no mask at all, which SDPA handles fastest.
+            Mask = allVisible ? null : tensor(mask, new long[] { batch, 1, rep * newTokens, keyLength }, device: device),
+            Cache = cache, WriteSlots = tensor(slots, device: device),
+        };
+    }
+
+    private static long[] HostPositions(int[] lengths, int newTokens)
+    {
+        var positions = new long[lengths.Length * newTokens];
+        for (int b = 0; b < lengths.Length; b++)
+            for (int t = 0; t < newTokens; t++) positions[b * newTokens + t] = lengths[b] + t;
+        return positions;
+    }
+
+    /// <summary>
+    /// [B, 1, rep·T, S] bool: key slot s of row b is visible to new token t if it lies in the fully visible prefix
+    /// (s &lt; L_b + T − W), or inside the last-W window where the window mask allows it; slots past the row's end are not.
+    /// </summary>
+    private static bool[] HostMask(int batch, int newTokens, int rep, int keyLength, int[] lengths, Tensor? newTokenMask, out bool allVisible)
+    {
+        int window = newTokenMask is null ? newTokens : (int)newTokenMask.shape[2];
+        bool[]? windowMask = null;
+        bool shared = true;
+        if (newTokenMask is not null)
+        {
+            using var host = newTokenMask.to(ScalarType.Bool, CPU).contiguous();
+            windowMask = host.data<bool>().ToArray();
+            shared = newTokenMask.shape[0] == 1;
+        }
+        var mask = new bool[batch * rep * newTokens * keyLength];
+        allVisible = true;
+        for (int b = 0; b < batch; b++)
+        {
+            int windowStart = lengths[b] + newTokens - window;
+            int maskRow = shared ? 0 : b;
+            for (int t = 0; t < newTokens; t++)
+            {
+                int o = (b * rep * newTokens + t) * keyLength;
+                for (int s = 0; s < keyLength; s++)
+                {
+                    int relative = s - windowStart;
+                    bool visible = relative < 0
+                        || (relative < window && (windowMask is null ? relative <= t + window - newTokens : windowMask[(maskRow * newTokens + t) * window + relative]));
+                    mask[o + s] = visible;
+                    allVisible &= visible;
+                }
+                // The query-head groups of a KV head share the row: copy it into the rep − 1 other groups.
+                for (int g = 1; g < rep; g++) Array.Copy(mask, o, mask, o + g * newTokens * keyLength, keyLength);
+            }
+        }
+        return mask;
+    }
+
+    private static void CheckMaxPosition(TransformerConfig config, Tensor positions)
+    {
         long maxPos = positions.max().item<long>();
         if (maxPos >= config.MaxPositions)
             throw new ArgumentOutOfRangeException(nameof(positions), maxPos, $"position exceeds max_position_embeddings ({config.MaxPositions}).");
+    }
+
+    // Training and scoring without a cache: the new tokens are the whole sequence.
+    private static AttentionContext Uncached(TransformerConfig config, RotaryEmbedding rope, int batch, int newTokens, Device device,
+        ScalarType dtype, int rep, Tensor? positions, Tensor? newTokenMask)
+    {
+        positions ??= arange(newTokens, ScalarType.Int64, device).view(1, newTokens).expand(batch, newTokens);
+        CheckMaxPosition(config, positions);
         var (cos, sin) = rope.Gather(positions, dtype);
-
         newTokenMask ??= ones(newTokens, newTokens, ScalarType.Bool, device).tril().unsqueeze(0);       // [1, T, T]
-        int window = (int)newTokenMask.shape[2];
-        if (newTokenMask.dim() != 3 || newTokenMask.shape[1] != newTokens || window < newTokens || (newTokenMask.shape[0] != 1 && newTokenMask.shape[0] != batch))
-            throw new ArgumentException($"newTokenMask must be [{batch} or 1, {newTokens}, W ≥ {newTokens}], got [{string.Join(", ", newTokenMask.shape)}].", nameof(newTokenMask));
-        if (window > newTokens && (cache is null || lengths.Min() < window - newTokens))
-            throw new ArgumentException($"a mask window of {window} needs at least {window - newTokens} cached tokens in every row.", nameof(newTokenMask));
-        Tensor mask;
-        if (cache is null)
-        {
-            mask = newTokenMask.expand(batch, newTokens, newTokens);
-        }
-        else
-        {
-            // Key slot s of row b is fully visible prefix (s < L_b + T − W), inside the masked window, or stale/empty.
-            var slots = arange(keyLength, ScalarType.Int64, device).view(1, keyLength);                // [1, S]
-            var relative = slots - (lengthT + (newTokens - window));                                      // [B, S]
-            var isPrefix = relative.lt(0).unsqueeze(1);                                                   // [B, 1, S]
-            var inWindow = relative.ge(0).logical_and(relative.lt(window)).unsqueeze(1);                  // [B, 1, S]
-            var index = relative.clamp(0, window - 1).unsqueeze(1).expand(batch, newTokens, keyLength);
-            var windowPart = newTokenMask.expand(batch, newTokens, window).gather(2, index);               // [B, T, S]
-            mask = isPrefix.logical_or(inWindow.logical_and(windowPart));
-        }
-        // Fold query-head groups into the query length: [B, 1, rep·T, S].
-        mask = mask.unsqueeze(1).unsqueeze(1).expand(batch, 1, rep, newTokens, keyLength).reshape(batch, 1, rep * newTokens, keyLength);
-
-        Tensor? writeSlots = null;
-        if (cache is not null)
-        {
-            var rows = arange(rowOffset, rowOffset + batch, ScalarType.Int64, device).view(batch, 1);
-            writeSlots = (rows * cache.MaxLength + lengthT + steps).reshape(-1);
-        }
+        var mask = newTokenMask.expand(batch, newTokens, newTokens);
+        // Fold query-head groups into the query length: [B, 1, rep·T, T].
+        mask = mask.unsqueeze(1).unsqueeze(1).expand(batch, 1, rep, newTokens, newTokens).reshape(batch, 1, rep * newTokens, newTokens);
         return new AttentionContext
         {
-            Batch = batch, NewTokens = newTokens, KeyLength = cache is null ? newTokens : keyLength, RowOffset = rowOffset,
-            Cos = cos, Sin = sin, Mask = mask, Cache = cache, WriteSlots = writeSlots,
+            Batch = batch, NewTokens = newTokens, KeyLength = newTokens, RowOffset = 0, Cos = cos, Sin = sin, Mask = mask,
         };
     }
 }
