@@ -15,7 +15,7 @@ internal sealed class AttentionContext
     public required int RowOffset { get; init; }
     public required Tensor Cos { get; init; }
     public required Tensor Sin { get; init; }
-    /// <summary>[B, 1, rep·T, S] bool, true = may attend (query rows repeated per query-head group); null = every key visible.</summary>
+    /// <summary>[B, 1, rep·T, S]: bool (true = may attend) without a cache, additive in the model dtype (0 or −inf) with one; query rows repeated per query-head group; null = every key visible.</summary>
     public required Tensor? Mask { get; init; }
     public KvCache? Cache { get; init; }
     /// <summary>[B·T] int64 flat slot index (row·maxLength + slot) of each new token in the cache.</summary>
@@ -69,9 +69,19 @@ internal sealed class AttentionContext
         {
             Batch = batch, NewTokens = newTokens, KeyLength = keyLength, RowOffset = rowOffset, Cos = cos, Sin = sin,
             // Every key visible (e.g. one token per row, equal lengths): no mask at all, which SDPA handles fastest.
-            Mask = allVisible ? null : tensor(mask, new long[] { batch, 1, rep * newTokens, keyLength }, device: device),
+            Mask = allVisible ? null : AdditiveMask(mask, new long[] { batch, 1, rep * newTokens, keyLength }, dtype, device),
             Cache = cache, WriteSlots = tensor(slots, device: device),
         };
+    }
+
+    // SDPA on CPU converts a boolean mask to an additive one in every layer; handing it the additive form
+    // (0 = may attend, −inf = may not) once per forward saves that work (a few microseconds a layer).
+    private static Tensor AdditiveMask(bool[] visible, long[] shape, ScalarType dtype, Device device)
+    {
+        var additive = new float[visible.Length];
+        for (int i = 0; i < visible.Length; i++) additive[i] = visible[i] ? 0f : float.NegativeInfinity;
+        var mask = tensor(additive, shape, device: device);
+        return dtype == ScalarType.Float32 ? mask : mask.to(dtype);
     }
 
     private static long[] HostPositions(int[] lengths, int newTokens)

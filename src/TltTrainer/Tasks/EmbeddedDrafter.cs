@@ -13,11 +13,16 @@ namespace TltTrainer.Tasks;
 /// <summary>Recipe of the warm drafter.</summary>
 public sealed record EmbeddedDrafterOptions
 {
-    /// <summary>Target generations to train on. Default 192.</summary>
-    public int Generations { get; init; } = 192;
+    /// <summary>Target generations to train on. Default 384.</summary>
+    /// <remarks>
+    /// 384 generations and 1200 steps (about a minute on two cores) instead of 192 and 400 raised the mean accepted
+    /// length of a depth-5 chain at temperature 1 from 3.78 to 4.39 (depth 7: 4.16 to 5.75) on 32 held-out prompts;
+    /// 768 and 2400 added little more (4.57, 5.91) for twice the time.
+    /// </remarks>
+    public int Generations { get; init; } = 384;
 
-    /// <summary>Optimizer steps. Default 400.</summary>
-    public int Steps { get; init; } = 400;
+    /// <summary>Optimizer steps. Default 1200.</summary>
+    public int Steps { get; init; } = 1200;
 
     /// <summary>Generations per step (packed). Default 16.</summary>
     public int SequencesPerStep { get; init; } = 16;
