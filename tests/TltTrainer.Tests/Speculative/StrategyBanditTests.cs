@@ -43,4 +43,22 @@ public sealed class StrategyBanditTests
         foreach (var r in new[] { 20.0, 20, 20, 20, 20, 20, 20, 20, 20 }) bandit.Record(1, r);
         Assert.Equal(1, bandit.Best());
     }
+
+    [Fact]
+    public void Choose_ArmFarBehindTheBest_IsExploredRarely_ButStillMeasured()
+    {
+        // "hopeless" pays 20% of the best (EAGLE on a target as shallow as its drafter); "close" pays 80%.
+        var table = new Dictionary<string, double> { ["none"] = 100, ["close"] = 80, ["hopeless"] = 20 };
+        var bandit = new StrategyBandit<string>(table.Keys.ToList(), epsilon: 0.1, window: 50, seed: 4);
+        const int Draws = 20_000;
+        for (int i = 0; i < Draws; i++)
+        {
+            var arm = bandit.Choose();
+            bandit.Record(arm, table[arm]);
+        }
+        // Uniform ε-exploration would pick each arm ε/3 of the time (about 667 draws); far behind keeps a tenth of that.
+        double uniform = 0.1 / 3 * Draws;
+        Assert.InRange(bandit.Choices["close"], 0.8 * uniform, 1.2 * uniform);
+        Assert.InRange(bandit.Choices["hopeless"], 0.05 * uniform, 0.2 * uniform);
+    }
 }
