@@ -10,8 +10,10 @@ internal static class MachineBench
     /// <summary>Best-of-n GFLOP/s of an n×n×n matmul in <paramref name="dtype"/>.</summary>
     public static double MatmulGflops(int n, ScalarType dtype, int repeats)
     {
-        using var a = randn(n, n).to(dtype);
-        using var b = randn(n, n).to(dtype);
+        using var a32 = randn(n, n);              // bound, not chained: an unreferenced temporary may be finalized mid-call
+        using var b32 = randn(n, n);
+        using var a = a32.to(dtype);
+        using var b = b32.to(dtype);
         using (a.matmul(b)) { }
         double best = double.MaxValue;
         for (int i = 0; i < repeats; i++)

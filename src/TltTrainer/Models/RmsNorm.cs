@@ -24,8 +24,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     /// <remarks>No dispose scope of its own (at decode sizes a scope per sub-module costs as much as the ops it frees): call it inside the caller's scope.</remarks>
     public override Tensor forward(Tensor x)
     {
-        if (x.dtype == ScalarType.Float32) return x * (x.square().mean(new long[] { -1 }, keepdim: true) + _eps).rsqrt() * weight;
+        // Own scope: a chained temporary outside any scope can be finalized while libtorch still reads it.
+        using var scope = NewDisposeScope();
+        if (x.dtype == ScalarType.Float32) return (x * (x.square().mean(new long[] { -1 }, keepdim: true) + _eps).rsqrt() * weight).MoveToOuterDisposeScope();
         var xf = x.to(ScalarType.Float32);
-        return (xf * (xf.square().mean(new long[] { -1 }, keepdim: true) + _eps).rsqrt()).to(x.dtype) * weight;
+        return ((xf * (xf.square().mean(new long[] { -1 }, keepdim: true) + _eps).rsqrt()).to(x.dtype) * weight).MoveToOuterDisposeScope();
     }
 }

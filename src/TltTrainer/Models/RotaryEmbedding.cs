@@ -29,17 +29,19 @@ public sealed class RotaryEmbedding : IDisposable
     public (Tensor Cos, Tensor Sin) Gather(Tensor positions, ScalarType dtype)
     {
         var (cos, sin) = Table(positions.device, dtype);
+        using var scope = NewDisposeScope();       // keeps the chained temporaries alive through the native calls
         var flat = positions.reshape(-1);
         var shape = new long[] { positions.shape[0], positions.shape[1], 1, _headDim };
-        return (cos.index_select(0, flat).view(shape), sin.index_select(0, flat).view(shape));
+        return (cos.index_select(0, flat).view(shape).MoveToOuterDisposeScope(), sin.index_select(0, flat).view(shape).MoveToOuterDisposeScope());
     }
 
     /// <summary>Applies the rotation to heads <c>x [B, T, heads, D]</c>. Call inside a dispose scope (intermediates are not freed here).</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         long half = x.shape[^1] / 2;
+        using var scope = NewDisposeScope();       // keeps the chained temporaries alive through the native calls
         var rotated = cat(new[] { x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half) }, -1);
-        return x * cos + rotated * sin;
+        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
     }
 
     private (Tensor Cos, Tensor Sin) Table(Device device, ScalarType dtype)

@@ -21,5 +21,9 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
 
     /// <inheritdoc />
     /// <remarks>No dispose scope of its own (at decode sizes a scope per sub-module costs as much as the ops it frees): call it inside the caller's scope.</remarks>
-    public override Tensor forward(Tensor x) => down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x));
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();       // keeps the chained temporaries alive through the native calls
+        return down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+    }
 }

@@ -194,6 +194,7 @@ internal sealed class DecodeBatch
     public List<RunningSequence> Retire()
     {
         var done = new List<RunningSequence>();
+        using var scope = NewDisposeScope();       // row moves make view temporaries (cache, drafter history)
         for (int r = _rows.Count - 1; r >= 0; r--)
         {
             if (_rows[r].Finish is null) continue;

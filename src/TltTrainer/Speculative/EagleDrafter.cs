@@ -69,6 +69,7 @@ public sealed class EagleDrafter : IDrafter
         _cache!.MoveRow(from, to);
         if (_observed[from] > 0)
         {
+            using var scope = NewDisposeScope();   // the row views _history[to] / [from] are temporaries too
             using var noGrad = no_grad();
             using var dst = _history![to].narrow(0, 0, _observed[from]);
             using var src = _history[from].narrow(0, 0, _observed[from]);
@@ -82,7 +83,7 @@ public sealed class EagleDrafter : IDrafter
     public void Observe(int row, int start, Tensor hidden)
     {
         int n = (int)hidden.shape[0];
-        using (var dst = _history![row].narrow(0, start, n)) dst.copy_(hidden);
+        using (NewDisposeScope()) _history![row].narrow(0, start, n).copy_(hidden);   // the row view is a temporary too
         _observed[row] = start + n;
         if (_consumed[row] > start) { _consumed[row] = start; _cache!.SetLength(row, start); }
     }

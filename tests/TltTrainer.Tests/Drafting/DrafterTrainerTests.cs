@@ -19,6 +19,7 @@ public sealed class DrafterTrainerTests
         var examples = DrafterTrainer.CollectExamples(target, trajectories);
         try
         {
+            using var scope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
             using var noGrad = no_grad();
             using var packed = DrafterBatch.Create(examples, rowLength: 64, pack: true);
             Assert.Equal(1, packed.NextTokens.shape[0]);                     // all three in one row

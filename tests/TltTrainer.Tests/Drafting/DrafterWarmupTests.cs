@@ -23,6 +23,7 @@ public sealed class DrafterWarmupTests
         Assert.True(File.Exists(path));
         using var loaded = DrafterWarmup.LoadOrTrain(model, path, Array.Empty<RolloutRequest>(), Quick);   // no requests: must not train
 
+        using var scope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var expected = trained.state_dict();
         foreach (var (name, tensor) in loaded.state_dict()) Assert.True(tensor.equal(expected[name]).all().item<bool>(), name);
     }

@@ -32,6 +32,7 @@ public sealed class HiddenStateBufferTests
         var reference = DrafterTrainer.CollectExamples(model, trajectories);
         buffer.UseSample(10, new Random(0), windows =>
         {
+            using var scope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
             Assert.Equal(3, windows.Count);
             foreach (var w in windows)
             {

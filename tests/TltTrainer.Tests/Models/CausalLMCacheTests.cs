@@ -26,6 +26,7 @@ public sealed class CausalLMCacheTests
     [Theory, MemberData(nameof(Configs))]
     public void Decode_OneTokenAtATime_EqualsFullForward(string name)
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var config = ConfigByName(name);
         using var model = new CausalLM(config, seed: 1);
         using var noGrad = no_grad();
@@ -45,6 +46,7 @@ public sealed class CausalLMCacheTests
     [Theory, MemberData(nameof(Configs))]
     public void Decode_KTokensAtATime_EqualsFullForward(string name)
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var config = ConfigByName(name);
         using var model = new CausalLM(config, seed: 2);
         using var noGrad = no_grad();
@@ -62,6 +64,7 @@ public sealed class CausalLMCacheTests
     [Fact]
     public void Decode_RaggedBatch_EachRowEqualsItsOwnFullForward()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var config = TransformerPresets.Tiny;
         using var model = new CausalLM(config, seed: 3);
         using var noGrad = no_grad();
@@ -88,6 +91,7 @@ public sealed class CausalLMCacheTests
     [Fact]
     public void Rollback_ThenRedecode_EqualsStraightPath()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var config = TransformerPresets.Tiny;
         using var model = new CausalLM(config, seed: 4);
         using var noGrad = no_grad();
@@ -106,6 +110,7 @@ public sealed class CausalLMCacheTests
 
     internal static void AssertClose(Tensor expected, Tensor actual, double tolerance = Tolerance)
     {
+        using var scope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         Assert.Equal(expected.shape, actual.shape);
         double diff = (expected - actual).abs().max().item<float>();
         Assert.True(diff <= tolerance, $"max abs diff {diff:g3} > {tolerance:g3}");

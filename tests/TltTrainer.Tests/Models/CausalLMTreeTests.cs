@@ -8,6 +8,7 @@ public sealed class CausalLMTreeTests
     [Fact]
     public void TreeMaskForward_EveryNode_EqualsChainForwardAlongItsPath()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var config = CausalLMCacheTests.ConfigByName("qwen-like");
         using var model = new CausalLM(config, seed: 5);
         using var noGrad = no_grad();
@@ -38,6 +39,7 @@ public sealed class CausalLMTreeTests
     [Fact]
     public void Compact_AcceptedTreePath_ThenDecode_EqualsChainPath()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var config = TransformerPresets.Tiny;
         using var model = new CausalLM(config, seed: 6);
         using var noGrad = no_grad();

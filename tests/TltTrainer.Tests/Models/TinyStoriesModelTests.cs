@@ -21,6 +21,7 @@ public sealed class TinyStoriesModelTests
     [SharedModelFact(Bf16)]
     public void Perplexity_StoryParagraph_IsAtMost8Point2()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var dir = SharedModels.GetPath(Bf16);
         using var model = HfCheckpoint.Load(dir);
         var ids = Tokenizer(dir).Encode(Paragraph);
@@ -34,6 +35,7 @@ public sealed class TinyStoriesModelTests
     [SharedModelFact(Fp32LmHeadOnly)]
     public void BothLayouts_LoadToIdenticalLogits()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         using var a = HfCheckpoint.Load(SharedModels.GetPath(Bf16));
         using var b = HfCheckpoint.Load(SharedModels.GetPath(Fp32LmHeadOnly));
         var ids = Tokenizer(SharedModels.GetPath(Bf16)).Encode(Paragraph);
@@ -47,6 +49,7 @@ public sealed class TinyStoriesModelTests
     [SharedModelFact(Bf16)]
     public void GreedyContinuation_OnceUponATime_IsStoryEnglish()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var dir = SharedModels.GetPath(Bf16);
         using var model = HfCheckpoint.Load(dir);
         var tokenizer = Tokenizer(dir);
@@ -64,6 +67,7 @@ public sealed class TinyStoriesModelTests
 
     internal static double Perplexity(CausalLM model, IReadOnlyList<int> ids)
     {
+        using var scope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         using var noGrad = no_grad();
         using var tokens = tensor(ids.Select(x => (long)x).ToArray()).view(1, -1);
         using var output = model.Forward(tokens);

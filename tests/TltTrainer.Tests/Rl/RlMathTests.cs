@@ -10,6 +10,7 @@ public sealed class RlMathTests
     [Fact]
     public void Grpo_ZScoreWithPopulationStd()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var a = new GrpoAdvantage(Epsilon: 0).Compute(new[] { 1.0, 0, 0, 1 }, OneGroup);
         Assert.Equal(new[] { 1.0, -1, -1, 1 }, a);
         var b = new GrpoAdvantage(Epsilon: 0).Compute(new[] { 3.0, 1, 2 }, new long[] { 1, 1, 1 });
@@ -27,6 +28,7 @@ public sealed class RlMathTests
     [Fact]
     public void Advantages_SingletonGroupsAndSeparateGroups()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var a = new DrGrpoAdvantage().Compute(new[] { 5.0, 1, 3, 9 }, new long[] { 1, 2, 2, 3 });
         Assert.Equal(new[] { 0.0, -1, 1, 0 }, a);
     }
@@ -34,12 +36,14 @@ public sealed class RlMathTests
     [Fact]
     public void Advantages_NaNReward_NamesIndex()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var e = Assert.Throws<ArgumentException>(() => new GrpoAdvantage().Compute(new[] { 1.0, double.NaN }, new long[] { 0, 0 }));
         Assert.Contains("reward 1", e.Message);
     }
 
     private static float[] PpoLoss(IPolicyObjective objective, double[] ratios, double[] advantages)
     {
+        using var scope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         using var logp = tensor(ratios.Select(r => (float)Math.Log(r)).ToArray()).view(-1, 1);
         using var old = zeros(ratios.Length, 1);
         using var adv = tensor(advantages.Select(x => (float)x).ToArray());
@@ -52,6 +56,7 @@ public sealed class RlMathTests
     [Fact]
     public void PpoClip_SymmetricClip_EachBranch()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         // ρ = 1.5, A = +1 → clipped high: −1.2; ρ = 0.5, A = −1 → clipped low: 0.8; ρ = 1.1, A = +1 → −1.1; ρ = 1.5, A = −1 → 1.5.
         var loss = PpoLoss(new PpoClipObjective(0.2, 0.2), new[] { 1.5, 0.5, 1.1, 1.5 }, new[] { 1.0, -1, 1, -1 });
         Assert.Equal(new[] { -1.2f, 0.8f, -1.1f, 1.5f }, loss, new ToleranceComparer(1e-6));
@@ -60,6 +65,7 @@ public sealed class RlMathTests
     [Fact]
     public void PpoClip_ClipHigher_RaisesOnlyTheCeiling()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         var loss = PpoLoss(new PpoClipObjective(0.2, 0.28), new[] { 1.5, 0.5 }, new[] { 1.0, -1 });
         Assert.Equal(new[] { -1.28f, 0.8f }, loss, new ToleranceComparer(1e-6));
     }
@@ -67,6 +73,7 @@ public sealed class RlMathTests
     [Fact]
     public void PpoClip_DualClip_CapsNegativeAdvantageLoss()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         // ρ = 5, A = −1: PPO loss max(5, 1.2) = 5, dual clip caps at −c·A = 3. Positive A is untouched.
         var loss = PpoLoss(new PpoClipObjective(0.2, 0.2, dualClip: 3), new[] { 5.0, 5.0, 2.0 }, new[] { -1.0, 1, -1 });
         Assert.Equal(new[] { 3f, -1.2f, 2f }, loss, new ToleranceComparer(1e-6));
@@ -75,6 +82,7 @@ public sealed class RlMathTests
     [Fact]
     public void PpoClip_Statistics_CountClippedTokens()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         using var logp = tensor(new[] { (float)Math.Log(1.5), (float)Math.Log(0.5), 0f }).view(-1, 1);
         using var old = zeros(3, 1);
         using var adv = tensor(new[] { 1f, -1f, 1f });
@@ -90,6 +98,7 @@ public sealed class RlMathTests
     [InlineData(LossAggregation.SequenceMeanOfTokenSum, 1.875)]   // (6/4 + 9/4) / 2 with C = 4
     public void Aggregate_HandComputed(LossAggregation mode, double expected)
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         using var loss = tensor(new float[] { 1, 2, 3, 4, 5, 100 }).view(2, 3);
         using var mask = tensor(new float[] { 1, 1, 1, 1, 1, 0 }).view(2, 3);
         using var value = LossAggregator.Aggregate(loss, mask, mode, batchTokens: 5, batchSequences: 2, constantNormalizer: 4);
@@ -102,6 +111,7 @@ public sealed class RlMathTests
     [InlineData(LossAggregation.SequenceMeanOfTokenSum)]
     public void Aggregate_MicroBatches_GiveTheFullBatchGradient(LossAggregation mode)
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         float[] values = { 0.3f, -1.2f, 0.7f, 2.0f, 0.1f, -0.4f, 1.5f, 0.9f };
         float[] maskValues = { 1, 1, 0, 1, 1, 1, 1, 0 };
         double tokens = maskValues.Sum();
@@ -120,6 +130,7 @@ public sealed class RlMathTests
     [Fact]
     public void KlEstimators_HandComputed()
     {
+        using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         using var logp = tensor(new[] { -1f });
         using var refLogp = tensor(new[] { -2f });
         Assert.Equal(1.0, KlEstimates.PerToken(logp, refLogp, KlEstimator.K1).item<float>(), 6);

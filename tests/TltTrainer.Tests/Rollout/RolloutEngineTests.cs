@@ -97,6 +97,7 @@ public sealed class RolloutEngineTests
 
     internal static void AssertLogProbsMatchFullForward(CausalLM model, Trajectory t, SamplingOptions options)
     {
+        using var scope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         using var noGrad = no_grad();
         var all = t.PromptTokens.Concat(t.ResponseTokens).Select(x => (long)x).ToArray();
         using var ids = tensor(all).view(1, -1);

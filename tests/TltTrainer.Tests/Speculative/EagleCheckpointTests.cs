@@ -62,7 +62,8 @@ public sealed class EagleCheckpointTests
 
         foreach (var (name, t) in drafter.state_dict())
         {
-            using var rounded = t.to(ScalarType.BFloat16).to(ScalarType.Float32);
+            using var rounded16 = t.to(ScalarType.BFloat16);
+            using var rounded = rounded16.to(ScalarType.Float32);
             Assert.Equal(rounded.data<float>().ToArray(), imported.state_dict()[name].data<float>().ToArray());
         }
         var (outA, logitsA) = Outputs(drafter, Gqa);

@@ -106,6 +106,7 @@ public sealed class SampledDistributionTests
     /// <summary>The target's processed next-token distribution after each prefix (all the same length), by full forward.</summary>
     private static TokenDistribution[] Distributions(CausalLM model, int[][] prefixes, SamplingOptions options)
     {
+        using var scope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         using var noGrad = no_grad();
         int n = prefixes.Length, len = prefixes[0].Length;
         using var ids = tensor(prefixes.SelectMany(p => p.Select(x => (long)x)).ToArray(), new long[] { n, len });

@@ -33,6 +33,7 @@ public sealed class EmbeddedTargetCacheTests : IDisposable
         using var loaded = EmbeddedTarget.LoadOrTrain(Tiny);
         Assert.True(loaded.FromCache);
         Assert.Equal(trained.Info, loaded.Info);
+        using var scope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
         foreach (var ((name, a), (_, b)) in trained.Model.named_parameters().Zip(loaded.Model.named_parameters()))
             Assert.True(a.equal(b).all().item<bool>(), name);
     }

@@ -25,13 +25,14 @@ public static class KlEstimates
     /// <summary>Per-token estimate <c>[N, R]</c> of KL(π ‖ π_ref).</summary>
     public static Tensor PerToken(Tensor logProbs, Tensor refLogProbs, KlEstimator estimator)
     {
+        using var scope = NewDisposeScope();       // keeps the chained temporaries alive through the native calls
         var d = logProbs - refLogProbs;
-        return estimator switch
+        return (estimator switch
         {
             KlEstimator.K1 => d,
             KlEstimator.K2 => d.square() * 0.5,
             KlEstimator.K3 => (-d).exp() + d - 1,
             _ => throw new ArgumentOutOfRangeException(nameof(estimator), estimator, "unknown estimator"),
-        };
+        }).MoveToOuterDisposeScope();
     }
 }

@@ -33,13 +33,14 @@ public static class LossAggregator
     /// <param name="constantNormalizer">C for <see cref="LossAggregation.SequenceMeanOfTokenSum"/>.</param>
     public static Tensor Aggregate(Tensor perToken, Tensor mask, LossAggregation mode, double batchTokens, double batchSequences, double constantNormalizer)
     {
+        using var scope = NewDisposeScope();       // keeps the chained temporaries alive through the native calls
         var masked = perToken * mask;
-        return mode switch
+        return (mode switch
         {
             LossAggregation.TokenMean => masked.sum() / Math.Max(batchTokens, 1),
             LossAggregation.SequenceMeanOfTokenMean => (masked.sum(1) / mask.sum(1).clamp_min(1)).sum() / Math.Max(batchSequences, 1),
             LossAggregation.SequenceMeanOfTokenSum => (masked.sum(1) / constantNormalizer).sum() / Math.Max(batchSequences, 1),
             _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown aggregation"),
-        };
+        }).MoveToOuterDisposeScope();
     }
 }

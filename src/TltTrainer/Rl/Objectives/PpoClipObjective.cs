@@ -55,6 +55,7 @@ public sealed class PpoClipObjective : IPolicyObjective
     /// <inheritdoc />
     public PolicyLossResult Compute(Tensor logProbs, Tensor oldLogProbs, Tensor advantages, Tensor mask)
     {
+        using var scope = NewDisposeScope();       // keeps the chained temporaries alive through the native calls
         var a = advantages.unsqueeze(1).to(logProbs.dtype);                        // [N, 1]
         var ratio = (logProbs - oldLogProbs).exp();
         var unclipped = -ratio * a;
@@ -71,6 +72,6 @@ public sealed class PpoClipObjective : IPolicyObjective
         using var noGrad = no_grad();
         double low = (ratio.lt(1 - ClipLow).logical_and(a.lt(0)).to(mask.dtype) * mask).sum().item<float>();
         double high = (ratio.gt(1 + ClipHigh).logical_and(a.gt(0)).to(mask.dtype) * mask).sum().item<float>();
-        return new PolicyLossResult(loss, low, high, dual, mask.sum().item<float>());
+        return new PolicyLossResult(loss.MoveToOuterDisposeScope(), low, high, dual, mask.sum().item<float>());
     }
 }

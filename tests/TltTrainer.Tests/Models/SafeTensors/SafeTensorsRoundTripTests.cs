@@ -94,7 +94,8 @@ public sealed class SafeTensorsRoundTripTests
     {
         using var folder = new TempFolder();
         string path = folder.File("x.safetensors");
-        using Tensor baseTensor = arange(6, dtype: ScalarType.Float32).view(2, 3);
+        using Tensor flat = arange(6, dtype: ScalarType.Float32);
+        using Tensor baseTensor = flat.view(2, 3);
         using Tensor transposed = baseTensor.t();
         Assert.False(transposed.is_contiguous());
 
