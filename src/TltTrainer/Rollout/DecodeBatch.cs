@@ -109,18 +109,18 @@ internal sealed class DecodeBatch
         var output = _target.Forward(pending, _cache, 0, options: ForwardOptions.HiddenOnly);
         var hidden = output.Hidden.view(b, -1);
         var logits = RolloutEngine.ToManaged(_target.LmHead(hidden));
+        var positions = new int[b];
         for (int r = 0; r < b; r++)
         {
             var seq = _rows[r];
-            int position = seq.Tokens.Count - 1;
+            int position = positions[r] = seq.Tokens.Count - 1;
             var dist = TokenDistribution.FromLogits(logits.AsSpan(r * vocab, vocab), seq.Sampling);
             int token = dist.Sample(seq.Rng);
             seq.Append(token, dist.LogProb(token), _capacity);
             seq.VerifyRounds++;
-            var rowHidden = hidden.narrow(0, r, 1);
-            ForEachDrafter("Observe", d => d.Observe(r, position, rowHidden));
-            _sink?.OnHiddenStates(seq.Request.Id, position, rowHidden, seq.Tokens);
+            if (_sink is not null) _sink.OnHiddenStates(seq.Request.Id, position, hidden.narrow(0, r, 1), seq.Tokens);
         }
+        ForEachDrafter("Observe", d => d.ObserveStep(positions, hidden));
         _metrics.GeneratedTokens += b;
         _metrics.DecodeSteps++;
         _metrics.VerifySeconds += clock.Elapsed.TotalSeconds;

@@ -89,6 +89,25 @@ public sealed class EagleDrafter : IDrafter
     }
 
     /// <inheritdoc />
+    /// <remarks>One index_copy_ into the history for the whole batch: per-row copies cost about 9% of a plain step at running batch 32.</remarks>
+    public void ObserveStep(IReadOnlyList<int> positions, Tensor hidden)
+    {
+        int b = positions.Count;
+        long maxLength = _history!.shape[1];
+        var flat = new long[b];
+        for (int r = 0; r < b; r++) flat[r] = r * maxLength + positions[r];
+        using (NewDisposeScope())
+        using (no_grad())
+            _history.view(-1, _history.shape[2]).index_copy_(0, tensor(flat, device: _history.device), hidden);
+        for (int r = 0; r < b; r++)
+        {
+            int start = positions[r];
+            _observed[r] = start + 1;
+            if (_consumed[r] > start) { _consumed[r] = start; _cache!.SetLength(r, start); }
+        }
+    }
+
+    /// <inheritdoc />
     public IReadOnlyList<DraftTree> Propose(DraftContext context)
     {
         // New weights are taken here, between rounds, never inside one.

@@ -24,6 +24,20 @@ public interface IDrafter : IDisposable
     /// <summary>Target hidden states for positions <c>[start, start + n)</c> of a row, <c>[n, H]</c>; valid only during the call.</summary>
     void Observe(int row, int start, TorchSharp.torch.Tensor hidden);
 
+    /// <summary>
+    /// One new hidden state for each of rows <c>[0, positions.Count)</c>: row r's state for position <c>positions[r]</c> is
+    /// <c>hidden[r]</c> (<c>[B, H]</c>, valid only during the call). Called after every plain decode step; the default
+    /// calls <see cref="Observe"/> per row, and a drafter that stores states overrides it with one batched copy.
+    /// </summary>
+    void ObserveStep(IReadOnlyList<int> positions, TorchSharp.torch.Tensor hidden)
+    {
+        for (int r = 0; r < positions.Count; r++)
+        {
+            using var row = hidden.narrow(0, r, 1);
+            Observe(r, positions[r], row);
+        }
+    }
+
     /// <summary>Drafts for rows <c>[0, context.Rows)</c>.</summary>
     IReadOnlyList<DraftTree> Propose(DraftContext context);
 }

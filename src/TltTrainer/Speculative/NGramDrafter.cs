@@ -53,6 +53,9 @@ public sealed class NGramDrafter : IDrafter
     public void Observe(int row, int start, TorchSharp.torch.Tensor hidden) { }
 
     /// <inheritdoc />
+    public void ObserveStep(IReadOnlyList<int> positions, TorchSharp.torch.Tensor hidden) { }
+
+    /// <inheritdoc />
     public void Dispose() { }
 
     /// <inheritdoc />

@@ -33,6 +33,9 @@ public sealed class AdaptiveRolloutTests
         Assert.All(result.Metrics.ArmChoices.Where(kv => !kv.Key.EndsWith(":none", StringComparison.Ordinal)),
             kv => Assert.True(kv.Key.StartsWith("1:", StringComparison.Ordinal) || kv.Key.StartsWith("2-4:", StringComparison.Ordinal), kv.Key));
         Assert.Contains(result.Metrics.ArmChoices.Keys, k => k.EndsWith(":ngram/chain-d4", StringComparison.Ordinal));
+        // The EAGLE drafter followed plain steps (batched ObserveStep) and speculative rounds without losing track of a row.
+        Assert.Contains(result.Metrics.ArmChoices.Keys, k => k.EndsWith(":eagle/chain-d3", StringComparison.Ordinal));
+        Assert.Empty(result.Metrics.DrafterFailures);
     }
 
     [Fact]
