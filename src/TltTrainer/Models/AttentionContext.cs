@@ -64,14 +64,46 @@ internal sealed class AttentionContext
         for (int b = 0; b < batch; b++)
             for (int t = 0; t < newTokens; t++) slots[b * newTokens + t] = (long)(rowOffset + b) * cache.MaxLength + lengths[b] + t;
 
-        var mask = HostMask(batch, newTokens, rep, keyLength, lengths, newTokenMask, out bool allVisible);
+        Tensor? mask;
+        long elements = (long)batch * rep * newTokens * keyLength;
+        if (newTokens > HostMaskMaxNewTokens || elements > HostMaskMaxElements)
+        {
+            mask = DeviceMask(batch, newTokens, rep, keyLength, lengths, newTokenMask, device);   // long prefills
+        }
+        else
+        {
+            var visible = HostMask(batch, newTokens, rep, keyLength, lengths, newTokenMask, out bool allVisible);
+            // Every key visible (e.g. one token per row, equal lengths): no mask at all, which SDPA handles fastest.
+            mask = allVisible ? null : AdditiveMask(visible, new long[] { batch, 1, rep * newTokens, keyLength }, dtype, device);
+        }
         return new AttentionContext
         {
             Batch = batch, NewTokens = newTokens, KeyLength = keyLength, RowOffset = rowOffset, Cos = cos, Sin = sin,
-            // Every key visible (e.g. one token per row, equal lengths): no mask at all, which SDPA handles fastest.
-            Mask = allVisible ? null : AdditiveMask(mask, new long[] { batch, 1, rep * newTokens, keyLength }, dtype, device),
-            Cache = cache, WriteSlots = tensor(slots, device: device),
+            Mask = mask, Cache = cache, WriteSlots = tensor(slots, device: device),
         };
+    }
+
+    // Decode, verification and drafter steps (a few new tokens per row) build their mask on the host; a long prefill
+    // would make that array (and its float form) large, e.g. 8 prompts of 1024 tokens with 7 query heads per KV head
+    // are 59 M entries, so those keep the boolean mask built by tensor ops on the model's device.
+    private const int HostMaskMaxNewTokens = 64;
+    private const long HostMaskMaxElements = 1L << 22;
+
+    private static Tensor DeviceMask(int batch, int newTokens, int rep, int keyLength, int[] lengths, Tensor? newTokenMask, Device device)
+    {
+        newTokenMask ??= ones(newTokens, newTokens, ScalarType.Bool, device).tril().unsqueeze(0);       // [1, T, T]
+        int window = (int)newTokenMask.shape[2];
+        var lengthT = tensor(lengths.Select(l => (long)l).ToArray(), device: device).view(batch, 1);   // [B, 1]
+        // Key slot s of row b is fully visible prefix (s < L_b + T − W), inside the masked window, or stale/empty.
+        var slots = arange(keyLength, ScalarType.Int64, device).view(1, keyLength);                    // [1, S]
+        var relative = slots - (lengthT + (newTokens - window));                                        // [B, S]
+        var isPrefix = relative.lt(0).unsqueeze(1);                                                     // [B, 1, S]
+        var inWindow = relative.ge(0).logical_and(relative.lt(window)).unsqueeze(1);                    // [B, 1, S]
+        var index = relative.clamp(0, window - 1).unsqueeze(1).expand(batch, newTokens, keyLength);
+        var windowPart = newTokenMask.to(device).expand(batch, newTokens, window).gather(2, index);       // [B, T, S]
+        var mask = isPrefix.logical_or(inWindow.logical_and(windowPart));
+        // Fold query-head groups into the query length: [B, 1, rep·T, S].
+        return mask.unsqueeze(1).unsqueeze(1).expand(batch, 1, rep, newTokens, keyLength).reshape(batch, 1, rep * newTokens, keyLength);
     }
 
     // SDPA on CPU converts a boolean mask to an additive one in every layer; handing it the additive form

@@ -44,6 +44,34 @@ public sealed class CausalLMCacheTests
     }
 
     [Theory, MemberData(nameof(Configs))]
+    public void LongPrefill_ThenRaggedDecode_EqualsFullForward(string name)
+    {
+        // A prefill of more than 64 new tokens builds its mask with tensor ops on the device; decode steps build theirs on
+        // the host. Both must agree with the full forward, also for rows of different cached lengths.
+        using var testScope = NewDisposeScope();
+        var config = ConfigByName(name);
+        using var model = new CausalLM(config, seed: 3);
+        using var noGrad = no_grad();
+        using var tokens = RandomTokens(2, 100, config.VocabSize, 9);
+        using var full = model.Forward(tokens);
+        using var cache = new KvCache(config, rows: 2, maxLength: 128, ScalarType.Float32);
+        using (model.Forward(tokens.narrow(1, 0, 90), cache)) { }                          // device-built mask
+        cache.SetLength(1, 85);                                                              // row 1 rolled back: ragged
+        for (int t = 85; t < 90; t++)
+        {
+            using var row1 = model.Forward(tokens.narrow(0, 1, 1).narrow(1, t, 1), cache, rowOffset: 1);
+            AssertClose(full.Logits!.narrow(0, 1, 1).narrow(1, t, 1), row1.Logits!);
+        }
+        using var step = model.Forward(tokens.narrow(1, 90, 3), cache);                      // host-built mask, T = 3
+        AssertClose(full.Logits!.narrow(1, 90, 3), step.Logits!);
+        for (int t = 93; t < 100; t++)
+        {
+            using var one = model.Forward(tokens.narrow(1, t, 1), cache);                    // host-built, every key visible
+            AssertClose(full.Logits!.narrow(1, t, 1), one.Logits!);
+        }
+    }
+
+    [Theory, MemberData(nameof(Configs))]
     public void Decode_KTokensAtATime_EqualsFullForward(string name)
     {
         using var testScope = NewDisposeScope();   // chained tensor temporaries must stay referenced through native calls
