@@ -37,6 +37,17 @@ public sealed class DataParallelRlTests(SingleProcessReference reference) : ICla
         return reference.Parameters!;
     }
 
+    /// <summary>The run succeeded, both ranks hold bit-identical parameters, and they match one process on the same global batch.</summary>
+    private void AssertReplicasIdenticalAndMatchOneProcess(LaunchResult run, TempDirectory dir, string launcher)
+    {
+        Assert.True(run.ExitCode == 0, $"{launcher} exited {run.ExitCode}:\n{run.Output}");
+        var rank0 = Read(Path.Combine(dir.Path, "params-rank0.bin"));
+        var rank1 = Read(Path.Combine(dir.Path, "params-rank1.bin"));
+        Assert.True(rank0.AsSpan().SequenceEqual(rank1), $"replicas differ by up to {MaxDifference(rank0, rank1)}");
+        float diff = MaxDifference(Reference(), rank0);
+        Assert.True(diff < Tolerance, $"2 ranks ({launcher}) vs 1 process: parameters differ by up to {diff}");
+    }
+
     private static float MaxDifference(float[] a, float[] b)
     {
         Assert.Equal(a.Length, b.Length);
@@ -77,11 +88,7 @@ public sealed class DataParallelRlTests(SingleProcessReference reference) : ICla
     {
         using var dir = new TempDirectory();
         var run = MpiLauncher.RunUnderMpich(2, TimeSpan.FromMinutes(3), "train", "--out", dir.Path, "--steps", "3");
-        Assert.True(run.ExitCode == 0, $"mpiexec.mpich exited {run.ExitCode}:\n{run.Output}");
-        var rank0 = Read(Path.Combine(dir.Path, "params-rank0.bin"));
-        Assert.True(rank0.AsSpan().SequenceEqual(Read(Path.Combine(dir.Path, "params-rank1.bin"))), "replicas differ");
-        float diff = MaxDifference(Reference(), rank0);
-        Assert.True(diff < Tolerance, $"2 MPICH ranks vs 1 process: parameters differ by up to {diff}");
+        AssertReplicasIdenticalAndMatchOneProcess(run, dir, "mpiexec.mpich");
     }
 
     [MpiFact]
@@ -91,12 +98,7 @@ public sealed class DataParallelRlTests(SingleProcessReference reference) : ICla
         // weights first. Shards are uneven (3 groups: 1 on rank 0, 2 on rank 1); 2 epochs × 2 mini-batches.
         using var dir = new TempDirectory();
         var run = MpiLauncher.Run(2, TimeSpan.FromMinutes(3), "train", "--out", dir.Path, "--steps", "3");
-        Assert.True(run.ExitCode == 0, $"mpirun exited {run.ExitCode}:\n{run.Output}");
-        var rank0 = Read(Path.Combine(dir.Path, "params-rank0.bin"));
-        var rank1 = Read(Path.Combine(dir.Path, "params-rank1.bin"));
-        Assert.True(rank0.AsSpan().SequenceEqual(rank1), $"replicas differ by up to {MaxDifference(rank0, rank1)}");
-        float diff = MaxDifference(Reference(), rank0);
-        Assert.True(diff < Tolerance, $"2 ranks vs 1 process: parameters differ by up to {diff}");
+        AssertReplicasIdenticalAndMatchOneProcess(run, dir, "mpirun");
         var metrics = File.ReadAllLines(Path.Combine(dir.Path, "metrics.jsonl"));
         Assert.Equal(3, metrics.Length);                            // rank 0 alone writes metrics
         Assert.Contains("\"dist/ranks\":2", metrics[0].Replace(" ", ""));

@@ -11,9 +11,7 @@ public sealed class MpiCollectivesTests
     {
         using var dir = new TempDirectory();
         var result = MpiLauncher.Run(2, TimeSpan.FromMinutes(2), "collectives", "--out", dir.Path);
-        Assert.True(result.ExitCode == 0, $"mpirun exited {result.ExitCode}:\n{result.Output}");
-        AssertHandComputedValues(dir);
-        Assert.StartsWith("Open MPI", File.ReadAllText(Path.Combine(dir.Path, "description-rank0.txt")));
+        AssertHandComputedValues(result, dir, "mpirun", "Open MPI");
     }
 
     [MpichFact]
@@ -22,13 +20,14 @@ public sealed class MpiCollectivesTests
         // MPICH's ABI: int handles, MPI_IN_PLACE = -1, MPI_STATUS_IGNORE = 1, int requests.
         using var dir = new TempDirectory();
         var result = MpiLauncher.RunUnderMpich(2, TimeSpan.FromMinutes(2), "collectives", "--out", dir.Path);
-        Assert.True(result.ExitCode == 0, $"mpiexec.mpich exited {result.ExitCode}:\n{result.Output}");
-        AssertHandComputedValues(dir);
-        Assert.StartsWith("MPICH", File.ReadAllText(Path.Combine(dir.Path, "description-rank0.txt")));
+        AssertHandComputedValues(result, dir, "mpiexec.mpich", "MPICH");
     }
 
-    private static void AssertHandComputedValues(TempDirectory dir)
+    /// <summary>The launch succeeded under the expected MPI library and every rank's collectives gave the hand-computed values.</summary>
+    private static void AssertHandComputedValues(LaunchResult result, TempDirectory dir, string launcher, string library)
     {
+        Assert.True(result.ExitCode == 0, $"{launcher} exited {result.ExitCode}:\n{result.Output}");
+        Assert.StartsWith(library, File.ReadAllText(Path.Combine(dir.Path, "description-rank0.txt")));
         for (int r = 0; r < 2; r++)
         {
             var got = JsonSerializer.Deserialize<Dictionary<string, double[]>>(File.ReadAllText(Path.Combine(dir.Path, $"collectives-rank{r}.json")))!;
