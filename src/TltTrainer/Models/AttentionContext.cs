@@ -56,8 +56,12 @@ internal sealed class AttentionContext
     private static AttentionContext Cached(TransformerConfig config, RotaryEmbedding rope, int batch, int newTokens, Device device,
         ScalarType dtype, int rep, KvCache cache, int rowOffset, int[] lengths, int keyLength, Tensor? positions, Tensor? newTokenMask)
     {
-        positions ??= tensor(HostPositions(lengths, newTokens), new long[] { batch, newTokens }, device: device);
-        CheckMaxPosition(config, positions);
+        if (positions is null)
+        {
+            CheckMaxPosition(config, keyLength - 1);                          // the longest row's last new token, known here
+            positions = tensor(HostPositions(lengths, newTokens), new long[] { batch, newTokens }, device: device);
+        }
+        else CheckMaxPosition(config, positions);
         var (cos, sin) = rope.Gather(positions, dtype);
 
         var slots = new long[batch * newTokens];
@@ -91,7 +95,7 @@ internal sealed class AttentionContext
 
     private static Tensor DeviceMask(int batch, int newTokens, int rep, int keyLength, int[] lengths, Tensor? newTokenMask, Device device)
     {
-        newTokenMask ??= ones(newTokens, newTokens, ScalarType.Bool, device).tril().unsqueeze(0);       // [1, T, T]
+        newTokenMask ??= CausalMask(newTokens, device);
         int window = (int)newTokenMask.shape[2];
         var lengthT = tensor(lengths.Select(l => (long)l).ToArray(), device: device).view(batch, 1);   // [B, 1]
         // Key slot s of row b is fully visible prefix (s < L_b + T − W), inside the masked window, or stale/empty.
@@ -101,8 +105,16 @@ internal sealed class AttentionContext
         var inWindow = relative.ge(0).logical_and(relative.lt(window)).unsqueeze(1);                    // [B, 1, S]
         var index = relative.clamp(0, window - 1).unsqueeze(1).expand(batch, newTokens, keyLength);
         var windowPart = newTokenMask.to(device).expand(batch, newTokens, window).gather(2, index);       // [B, T, S]
-        var mask = isPrefix.logical_or(inWindow.logical_and(windowPart));
-        // Fold query-head groups into the query length: [B, 1, rep·T, S].
+        return FoldQueryGroups(isPrefix.logical_or(inWindow.logical_and(windowPart)), rep);
+    }
+
+    /// <summary>[1, T, T] bool, lower triangular: each new token sees itself and the new tokens before it.</summary>
+    private static Tensor CausalMask(int newTokens, Device device) => ones(newTokens, newTokens, ScalarType.Bool, device).tril().unsqueeze(0);
+
+    /// <summary>[B, T, S] → [B, 1, rep·T, S]: the query heads sharing a KV head are folded into the query length (see SelfAttention).</summary>
+    private static Tensor FoldQueryGroups(Tensor mask, int rep)
+    {
+        long batch = mask.shape[0], newTokens = mask.shape[1], keyLength = mask.shape[2];
         return mask.unsqueeze(1).unsqueeze(1).expand(batch, 1, rep, newTokens, keyLength).reshape(batch, 1, rep * newTokens, keyLength);
     }
 
@@ -163,11 +175,13 @@ internal sealed class AttentionContext
         return mask;
     }
 
-    private static void CheckMaxPosition(TransformerConfig config, Tensor positions)
+    private static void CheckMaxPosition(TransformerConfig config, Tensor positions) => CheckMaxPosition(config, positions.max().item<long>());
+
+    // Names "positions" (the caller's argument of CausalLM.Forward) whether the maximum came from it or from the cache lengths.
+    private static void CheckMaxPosition(TransformerConfig config, long maxPos)
     {
-        long maxPos = positions.max().item<long>();
         if (maxPos >= config.MaxPositions)
-            throw new ArgumentOutOfRangeException(nameof(positions), maxPos, $"position exceeds max_position_embeddings ({config.MaxPositions}).");
+            throw new ArgumentOutOfRangeException("positions", maxPos, $"position exceeds max_position_embeddings ({config.MaxPositions}).");
     }
 
     // Training and scoring without a cache: the new tokens are the whole sequence.
@@ -177,10 +191,7 @@ internal sealed class AttentionContext
         positions ??= arange(newTokens, ScalarType.Int64, device).view(1, newTokens).expand(batch, newTokens);
         CheckMaxPosition(config, positions);
         var (cos, sin) = rope.Gather(positions, dtype);
-        newTokenMask ??= ones(newTokens, newTokens, ScalarType.Bool, device).tril().unsqueeze(0);       // [1, T, T]
-        var mask = newTokenMask.expand(batch, newTokens, newTokens);
-        // Fold query-head groups into the query length: [B, 1, rep·T, T].
-        mask = mask.unsqueeze(1).unsqueeze(1).expand(batch, 1, rep, newTokens, newTokens).reshape(batch, 1, rep * newTokens, newTokens);
+        var mask = FoldQueryGroups((newTokenMask ?? CausalMask(newTokens, device)).expand(batch, newTokens, newTokens), rep);
         return new AttentionContext
         {
             Batch = batch, NewTokens = newTokens, KeyLength = newTokens, RowOffset = 0, Cos = cos, Sin = sin, Mask = mask,

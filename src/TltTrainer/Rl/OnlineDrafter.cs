@@ -35,7 +35,7 @@ public sealed record OnlineDrafter(HiddenStateBuffer Buffer, IdleComputeSchedule
     /// <summary>Call before the rollout of RL step <paramref name="step"/>.</summary>
     public void BeforeRollout(int step)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var clock = Stopwatch.StartNew();
         Buffer.CurrentStep = step;
         _waitSeconds = 0;
         _waitSteps = 0;

@@ -84,12 +84,11 @@ public sealed class EagleDrafter : IDrafter
     {
         int n = (int)hidden.shape[0];
         using (NewDisposeScope()) _history![row].narrow(0, start, n).copy_(hidden);   // the row view is a temporary too
-        _observed[row] = start + n;
-        if (_consumed[row] > start) { _consumed[row] = start; _cache!.SetLength(row, start); }
+        Observed(row, start, n);
     }
 
     /// <inheritdoc />
-    /// <remarks>One index_copy_ into the history for the whole batch: per-row copies cost about 9% of a plain step at running batch 32.</remarks>
+    /// <remarks>One index_copy_ into the history for the whole batch: per-row copies cost 155–165 µs a step at running batch 32 (9–13 µs batched).</remarks>
     public void ObserveStep(IReadOnlyList<int> positions, Tensor hidden)
     {
         int b = positions.Count;
@@ -99,12 +98,15 @@ public sealed class EagleDrafter : IDrafter
         using (NewDisposeScope())
         using (no_grad())
             _history.view(-1, _history.shape[2]).index_copy_(0, tensor(flat, device: _history.device), hidden);
-        for (int r = 0; r < b; r++)
-        {
-            int start = positions[r];
-            _observed[r] = start + 1;
-            if (_consumed[r] > start) { _consumed[r] = start; _cache!.SetLength(r, start); }
-        }
+        for (int r = 0; r < b; r++) Observed(r, positions[r], 1);
+    }
+
+    // Row `row` now has target hidden states up to start + n; pairs consumed from start on were drafted over
+    // states that are now replaced, so the drafter's cache rolls back to start.
+    private void Observed(int row, int start, int n)
+    {
+        _observed[row] = start + n;
+        if (_consumed[row] > start) { _consumed[row] = start; _cache!.SetLength(row, start); }
     }
 
     /// <inheritdoc />

@@ -56,9 +56,10 @@ public sealed class StrategyBandit<TArm> where TArm : notnull
     private TArm Explore()
     {
         var arm = _arms[_random.Next(_arms.Count)];
-        double best = Median(Best()) ?? 0, median = Median(arm) ?? 0;
-        bool farBehind = best > 0 && median < FarBehind * best;
-        return farBehind && _random.NextDouble() >= FarBehindExploreShare ? Best() : arm;
+        var best = Best();
+        double bestMedian = Median(best) ?? 0, median = Median(arm) ?? 0;
+        bool farBehind = bestMedian > 0 && median < FarBehind * bestMedian;
+        return farBehind && _random.NextDouble() >= FarBehindExploreShare ? best : arm;
     }
 
     /// <summary>An arm whose median is below this fraction of the best median counts as far behind.</summary>
