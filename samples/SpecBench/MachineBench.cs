@@ -25,6 +25,30 @@ internal static class MachineBench
         return 2.0 * n * n * n / best / 1e9;
     }
 
+    /// <summary>
+    /// Best-of-<paramref name="repeats"/> microseconds of a linear layer of the embedded default's widest shape (192 → 576,
+    /// float32) over 1, 2, 6 and 8 rows, measured interleaved: how much a forward over several tokens (verification)
+    /// costs against one (decode) in the matrix products alone.
+    /// </summary>
+    public static IReadOnlyList<(int Rows, double Micros)> LinearRowsMicros(int repeats)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var weight = randn(576, 192);
+        int[] rows = { 1, 2, 6, 8 };
+        var inputs = rows.Select(r => randn(r, 192)).ToArray();
+        var best = Enumerable.Repeat(double.MaxValue, rows.Length).ToArray();
+        for (int round = 0; round < repeats; round++)
+            for (int i = 0; i < rows.Length; i++)
+            {
+                const int Calls = 200;
+                var clock = Stopwatch.StartNew();
+                for (int c = 0; c < Calls; c++) nn.functional.linear(inputs[i], weight).Dispose();
+                best[i] = Math.Min(best[i], clock.Elapsed.TotalMilliseconds * 1000 / Calls);
+            }
+        return rows.Select((r, i) => (r, best[i])).ToList();
+    }
+
     /// <summary>Plain decode tokens/s at running batch <paramref name="batch"/>: prefill, then <paramref name="steps"/> decode steps.</summary>
     public static double DecodeTokensPerSecond(CausalLM model, int batch, int steps)
     {

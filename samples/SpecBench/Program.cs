@@ -23,6 +23,9 @@ double f32 = MachineBench.MatmulGflops(512, ScalarType.Float32, quick ? 5 : 20);
 double bf16 = MachineBench.MatmulGflops(512, ScalarType.BFloat16, quick ? 5 : 20);
 Console.WriteLine($"matmul 512³ ceiling: f32 {f32:F0} GFLOP/s, bf16 {bf16:F0} GFLOP/s");
 report["matmul_gflops"] = new JsonObject { ["f32"] = Math.Round(f32, 1), ["bf16"] = Math.Round(bf16, 1) };
+var linear = MachineBench.LinearRowsMicros(quick ? 10 : 30);
+Console.WriteLine("linear 192 → 576, f32: " + string.Join(", ", linear.Select(l => $"{l.Rows} row(s) {l.Micros:F1} µs ({l.Micros / linear[0].Micros:F2}x)")));
+report["linear_rows_us"] = new JsonArray(linear.Select(l => (JsonNode)new JsonObject { ["rows"] = l.Rows, ["us"] = Math.Round(l.Micros, 2) }).ToArray());
 
 var decode = new JsonArray();
 using (var model = new CausalLM(TransformerPresets.EmbeddedDefault, seed: 1))
