@@ -129,9 +129,13 @@ internal sealed class DecodeBatch
     /// <summary>One speculation round: draft, verify every row's tree in one target forward, accept, roll back.</summary>
     public void SpeculativeStep(IDrafter drafter, SpecStrategy strategy)
     {
+        // The verification forward writes 1 + the largest draft's slots into every row's cache (smaller drafts are padded), so
+        // the fullest row's room bounds every row's draft this round.
+        int maxNodes = _rows.Min(s => _capacity - s.Tokens.Count);
+        if (maxNodes <= 0) { PlainStep(); return; }
         var draftClock = Stopwatch.StartNew();
         IReadOnlyList<DraftTree>? trees = null;
-        Guard(drafter, "Propose", () => trees = Draft(drafter, strategy));
+        Guard(drafter, "Propose", () => trees = Draft(drafter, strategy, maxNodes));
         _metrics.DraftSeconds += draftClock.Elapsed.TotalSeconds;
         if (trees is null || trees.All(t => t.Count == 0)) { PlainStep(); return; }
 
@@ -212,8 +216,10 @@ internal sealed class DecodeBatch
         return done;
     }
 
-    private IReadOnlyList<DraftTree> Draft(IDrafter drafter, SpecStrategy strategy)
+    private IReadOnlyList<DraftTree> Draft(IDrafter drafter, SpecStrategy strategy, int maxNodes)
     {
+        // A node deeper than the tokens a row may still emit after its pending one is never used.
+        var maxDraft = _rows.Select(s => Math.Max(0, Math.Min(s.Sampling.MaxNewTokens - s.Generated - 1, _capacity - s.Tokens.Count))).ToList();
         var context = new DraftContext
         {
             Rows = _rows.Count,
@@ -223,11 +229,13 @@ internal sealed class DecodeBatch
             Rngs = _rows.Select(s => s.Rng).ToList(),
             Siblings = new SiblingLists(_rows, _groups),
             Strategy = strategy,
-            MaxDraft = _rows.Select(s => Math.Min(s.Sampling.MaxNewTokens - s.Generated - 1, _capacity - s.Tokens.Count)).ToList(),
+            MaxDraft = maxDraft,
+            MaxNodes = maxNodes,
         };
         var trees = drafter.Propose(context);
         if (trees.Count != _rows.Count) throw new InvalidOperationException($"drafter '{drafter.Name}' returned {trees.Count} drafts for {_rows.Count} rows.");
-        // A draft that would overflow the row's cache is dropped (plain decoding for that row this round).
-        return trees.Select((t, r) => _rows[r].Tokens.Count + t.Count <= _capacity ? t : DraftTree.Empty).ToList();
+        // Whatever the drafter proposed, no row's draft may exceed the round's limits (cut, never dropped: a prefix of a
+        // draft is still a draft, and the output does not depend on it).
+        return trees.Select((t, r) => t.Truncate(maxNodes, maxDraft[r])).ToList();
     }
 }

@@ -53,6 +53,24 @@ public sealed class DraftTree
     /// <summary>Number of drafted nodes.</summary>
     public int Count => Tokens.Length;
 
+    /// <summary>
+    /// The first nodes of this tree (in topological order) up to depth <paramref name="maxDepth"/>, at most
+    /// <paramref name="maxNodes"/> of them; this tree itself when it is within both limits. A prefix of the nodes in
+    /// topological order whose depth is bounded is closed under parents, so the result is again a valid tree.
+    /// </summary>
+    /// <param name="maxNodes">Most nodes kept (≤ 0: none).</param>
+    /// <param name="maxDepth">Deepest depth kept (≤ 0: none).</param>
+    public DraftTree Truncate(int maxNodes, int maxDepth)
+    {
+        if (Count <= maxNodes && (Count == 0 || Depths.Max() <= maxDepth)) return this;
+        if (maxNodes <= 0 || maxDepth <= 0) return Empty;
+        var kept = Enumerable.Range(0, Count).Where(i => Depths[i] <= maxDepth).Take(maxNodes).ToArray();
+        var newIndex = new int[Count];
+        for (int i = 0; i < kept.Length; i++) newIndex[kept[i]] = i;
+        return new DraftTree(kept.Select(i => Parents[i] < 0 ? -1 : newIndex[Parents[i]]).ToArray(),
+            kept.Select(i => Tokens[i]).ToArray(), DraftProbs is null ? null : kept.Select(i => DraftProbs[i]).ToArray());
+    }
+
     /// <summary>Children of <paramref name="node"/> (−1 = root) in drafting order.</summary>
     public IEnumerable<int> Children(int node)
     {

@@ -12,7 +12,7 @@ internal static class EagleChain
     {
         int b = context.Rows;
         var strategy = context.Strategy;
-        var depthOf = Enumerable.Range(0, b).Select(r => Math.Max(0, Math.Min(strategy.Depth, context.MaxDraft[r]))).ToArray();
+        var depthOf = Enumerable.Range(0, b).Select(r => Math.Max(0, Math.Min(Math.Min(strategy.Depth, context.MaxDraft[r]), context.MaxNodes))).ToArray();
         int depth = depthOf.Max();
         var tokens = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
         var probs = Enumerable.Range(0, b).Select(_ => new List<double[]>()).ToArray();

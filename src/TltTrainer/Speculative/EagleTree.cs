@@ -14,7 +14,7 @@ internal static class EagleTree
 
     public static IReadOnlyList<DraftTree> Draft(EagleDrafter drafter, DraftContext context, Tensor root)
     {
-        int b = context.Rows, k = context.Strategy.TopK, depth = context.Strategy.Depth, budget = context.Strategy.VerifyBudget - 1;
+        int b = context.Rows, k = context.Strategy.TopK, depth = context.Strategy.Depth, budget = Math.Min(context.Strategy.VerifyBudget - 1, context.MaxNodes);
         var device = drafter.Device;
         int maxPosition = drafter.Model.Config.MaxPositions - 1;
         var nodes = Enumerable.Range(0, b).Select(_ => new List<Node>()).ToArray();

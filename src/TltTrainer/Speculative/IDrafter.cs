@@ -66,6 +66,14 @@ public sealed class DraftContext
     /// <summary>Draft shape for this round.</summary>
     public required SpecStrategy Strategy { get; init; }
 
-    /// <summary>Per row: most tokens worth drafting (remaining budget of new tokens minus the pending one).</summary>
+    /// <summary>Per row: most tokens worth drafting along a path (the new tokens the row may still emit after its pending one,
+    /// by its token budget and by its context); deeper nodes are cut.</summary>
     public required IReadOnlyList<int> MaxDraft { get; init; }
+
+    /// <summary>
+    /// Most nodes any row's draft may have this round: verification writes one cache slot per node into every row (smaller
+    /// drafts are padded), so the row with the least room left bounds all of them. Nodes beyond it (in topological order)
+    /// are cut. Default unlimited.
+    /// </summary>
+    public int MaxNodes { get; init; } = int.MaxValue;
 }

@@ -63,11 +63,11 @@ public sealed class NGramDrafter : IDrafter
     {
         var strategy = context.Strategy;
         int branches = strategy.Shape == DraftShape.Tree ? strategy.TopK : 1;
-        int budget = strategy.Shape == DraftShape.Tree ? strategy.VerifyBudget - 1 : strategy.Depth;
+        int budget = Math.Min(strategy.Shape == DraftShape.Tree ? strategy.VerifyBudget - 1 : strategy.Depth, context.MaxNodes);
         var trees = new DraftTree[context.Rows];
         for (int r = 0; r < context.Rows; r++)
         {
-            int depth = Math.Min(strategy.Depth, context.MaxDraft[r]);
+            int depth = Math.Min(Math.Min(strategy.Depth, context.MaxDraft[r]), context.MaxNodes);
             var continuations = depth <= 0 ? new List<List<int>>()
                 : FindContinuations(context.Tokens[r], _options.UseSiblings ? context.Siblings[r] : Array.Empty<IReadOnlyList<int>>(), depth, branches);
             trees[r] = BuildTrie(continuations, budget);
