@@ -17,15 +17,23 @@ internal sealed class DecodeBatch
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private readonly IHiddenStateSink? _sink;
     private readonly TreeVerification _treeVerification;
+    private readonly double _tolerance;
+    private readonly CanonicalForward _canonical;
+    private readonly Action<float[]>? _perturb;
     private readonly int _capacity;
     private readonly RolloutMetrics _metrics;
     private readonly List<RunningSequence> _rows = new();
     private readonly Dictionary<long, List<List<int>>> _groups = new();
 
+    /// <param name="tolerance">Logit difference between computation paths that draws absorb by the canonical recomputation (0 = none).</param>
     public DecodeBatch(CausalLM target, KvCache cache, IReadOnlyList<IDrafter> drafters, IHiddenStateSink? sink, int capacity,
-        RolloutMetrics metrics, Microsoft.Extensions.Logging.ILogger logger, TreeVerification treeVerification = TreeVerification.Coupled)
+        RolloutMetrics metrics, Microsoft.Extensions.Logging.ILogger logger, TreeVerification treeVerification, double tolerance,
+        Action<float[]>? perturbBatchedLogits = null)
     {
+        _perturb = perturbBatchedLogits;
         _treeVerification = treeVerification;
+        _tolerance = tolerance;
+        _canonical = new CanonicalForward(target);
         _target = target;
         _cache = cache;
         _drafters = drafters;
@@ -82,7 +90,7 @@ internal sealed class DecodeBatch
         var output = _target.Forward(tensor(padded, new long[] { n, longest }, device: _target.Device), _cache, start, options: ForwardOptions.HiddenOnly);
         var last = tensor(newcomers.Select((s, i) => (long)(i * longest + s.PromptLength - 1)).ToArray(), device: _target.Device);
         var hidden = output.Hidden.view(n * longest, -1);
-        var logits = RolloutEngine.ToManaged(_target.LmHead(hidden.index_select(0, last)));
+        var logits = BatchedLogits(_target.LmHead(hidden.index_select(0, last)));
         int vocab = _target.Config.VocabSize;
         for (int i = 0; i < n; i++)
         {
@@ -91,8 +99,8 @@ internal sealed class DecodeBatch
             var rowHidden = hidden.narrow(0, i * longest, seq.PromptLength);
             ForEachDrafter("Observe", d => d.Observe(start + i, 0, rowHidden));
             var dist = TokenDistribution.FromLogits(logits.AsSpan(i * vocab, vocab), seq.Sampling);
-            int token = dist.Sample(seq.Rng);
-            seq.Append(token, dist.LogProb(token), _capacity);
+            int token = Draw(dist, seq, out var decided);
+            seq.Append(token, decided.LogProb(token), _capacity);
             _sink?.OnHiddenStates(seq.Request.Id, seq.PromptLength - 1, rowHidden.narrow(0, seq.PromptLength - 1, 1), seq.Tokens);
             _metrics.GeneratedTokens++;
         }
@@ -108,15 +116,15 @@ internal sealed class DecodeBatch
         var pending = tensor(_rows.Select(s => (long)s.Tokens[^1]).ToArray(), new long[] { b, 1 }, device: _target.Device);
         var output = _target.Forward(pending, _cache, 0, options: ForwardOptions.HiddenOnly);
         var hidden = output.Hidden.view(b, -1);
-        var logits = RolloutEngine.ToManaged(_target.LmHead(hidden));
+        var logits = BatchedLogits(_target.LmHead(hidden));
         var positions = new int[b];
         for (int r = 0; r < b; r++)
         {
             var seq = _rows[r];
             int position = positions[r] = seq.Tokens.Count - 1;
             var dist = TokenDistribution.FromLogits(logits.AsSpan(r * vocab, vocab), seq.Sampling);
-            int token = dist.Sample(seq.Rng);
-            seq.Append(token, dist.LogProb(token), _capacity);
+            int token = Draw(dist, seq, out var decided);
+            seq.Append(token, decided.LogProb(token), _capacity);
             seq.VerifyRounds++;
             if (_sink is not null) _sink.OnHiddenStates(seq.Request.Id, position, hidden.narrow(0, r, 1), seq.Tokens);
         }
@@ -146,7 +154,7 @@ internal sealed class DecodeBatch
             input.Mask(_target.Device), ForwardOptions.HiddenOnly);
         int b = _rows.Count, width = input.Width, vocab = _target.Config.VocabSize;
         var hidden = output.Hidden.view(b * width, -1);
-        var logits = RolloutEngine.ToManaged(_target.LmHead(hidden));
+        var logits = BatchedLogits(_target.LmHead(hidden));
         for (int r = 0; r < b; r++)
         {
             var seq = _rows[r];
@@ -155,7 +163,9 @@ internal sealed class DecodeBatch
             var dists = new Dictionary<int, TokenDistribution>();
             TokenDistribution Target(int node) => dists.TryGetValue(node, out var d) ? d
                 : dists[node] = TokenDistribution.FromLogits(logits.AsSpan((r * width + node + 1) * vocab, vocab), seq.Sampling);
-            var verdict = SpeculativeVerifier.Verify(tree, Target, seq.Rng, _treeVerification);
+            // The canonical distribution after a node replaces the batched one, so log-probs come from what decided.
+            TokenDistribution Canonical(int node) => dists[node] = CanonicalAfter(seq, tree, node);
+            var verdict = SpeculativeVerifier.Verify(tree, Target, seq.NoiseAt(length + 1), seq.Rng, _treeVerification, _tolerance, Canonical);
 
             // Emit accepted drafts then the correction/bonus token, stopping early at a stop token or limit.
             var slots = new List<int> { 0 };                        // verify-input columns kept: the root, then accepted nodes
@@ -192,6 +202,32 @@ internal sealed class DecodeBatch
         _metrics.DecodeSteps++;
         _metrics.SpeculativeSteps++;
         _metrics.VerifySeconds += clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>The logits of a batched forward in managed memory (through the test seam that simulates other rounding, if set).</summary>
+    private float[] BatchedLogits(Tensor logits)
+    {
+        var managed = RolloutEngine.ToManaged(logits);
+        _perturb?.Invoke(managed);
+        return managed;
+    }
+
+    /// <summary>Plain decoding's draw of a row's next token from <paramref name="dist"/>, redone on the canonical path when within the tolerance of a decision.</summary>
+    private int Draw(TokenDistribution dist, RunningSequence seq, out TokenDistribution decided) =>
+        dist.Sample(seq.NoiseAt(seq.Tokens.Count), _tolerance, () =>
+        {
+            _metrics.CanonicalDraws++;
+            return _canonical.Distribution(seq.Tokens, seq.Sampling);
+        }, out decided);
+
+    /// <summary>The canonical distribution after <paramref name="node"/> of a row's draft: its prefix is the row's tokens and the path to the node.</summary>
+    private TokenDistribution CanonicalAfter(RunningSequence seq, DraftTree tree, int node)
+    {
+        var path = new List<int>();
+        for (int n = node; n >= 0; n = tree.Parents[n]) path.Add(tree.Tokens[n]);
+        path.Reverse();
+        _metrics.CanonicalDraws++;
+        return _canonical.Distribution(seq.Tokens.Concat(path), seq.Sampling);
     }
 
     /// <summary>Removes finished rows (the last row moves into each hole) and returns them.</summary>

@@ -122,6 +122,7 @@ public sealed class ParallelRollout : IRolloutGenerator, IDisposable
         total.AcceptedTokens += part.AcceptedTokens;
         total.AcceptLengthSum += part.AcceptLengthSum;
         total.SpeculativeRowRounds += part.SpeculativeRowRounds;
+        total.CanonicalDraws += part.CanonicalDraws;
         total.PrefillSeconds += part.PrefillSeconds;
         total.DraftSeconds += part.DraftSeconds;
         total.VerifySeconds += part.VerifySeconds;

@@ -54,7 +54,8 @@ public sealed class RolloutEngine : IRolloutGenerator
         var adaptive = _options.Adaptive;
         var drafters = (adaptive?.Options.Arms.Select(a => a.Drafter) ?? new[] { _options.Drafter })
             .OfType<IDrafter>().Distinct().ToList();
-        var batch = new DecodeBatch(_target, cache, drafters, _options.HiddenStateSink, capacity, metrics, _logger, _options.TreeVerification);
+        var batch = new DecodeBatch(_target, cache, drafters, _options.HiddenStateSink, capacity, metrics, _logger, _options.TreeVerification,
+            _options.PathTolerance ?? DefaultPathTolerance(_target.DType), _options.PerturbBatchedLogits);
         adaptive?.ResetStreak();
         int next = 0, finished = 0;
         while (finished < requests.Count)
@@ -81,6 +82,9 @@ public sealed class RolloutEngine : IRolloutGenerator
         metrics.TotalSeconds = total.Elapsed.TotalSeconds;
         return new RolloutResult(results, metrics);
     }
+
+    /// <summary>The path tolerance used when <see cref="RolloutEngineOptions.PathTolerance"/> is null: 1e-4 for float32 (and float64) models, else 0.</summary>
+    public static double DefaultPathTolerance(ScalarType dtype) => dtype is ScalarType.Float32 or ScalarType.Float64 ? 1e-4 : 0;
 
     /// <summary>Newcomers sorted by prompt length (longest first), cut so that rows × longest stays within <see cref="RolloutEngineOptions.PrefillTokens"/>.</summary>
     private IEnumerable<List<RunningSequence>> PrefillChunks(IReadOnlyList<RunningSequence> newcomers) =>

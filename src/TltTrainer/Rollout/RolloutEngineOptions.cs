@@ -38,6 +38,25 @@ public sealed record RolloutEngineOptions
     /// <summary>Verification rule for sampled requests with deterministic drafts. Default coupled (same tokens as plain decoding for the same seed).</summary>
     public TreeVerification TreeVerification { get; init; } = TreeVerification.Coupled;
 
+    /// <summary>
+    /// The largest difference, in logits, between what two computation paths give for the same position (a one-token
+    /// decode step, a verification forward over several tokens, another batch composition: matrix kernels round
+    /// differently for different shapes; about 2e-5 measured for float32 models on CPU). A greedy or coupled draw that
+    /// falls closer than a few times this to a decision boundary is redone on a canonical path (an uncached forward of the
+    /// row's prefix alone, on one thread), so that the tokens never depend on the path: with speculation on they equal
+    /// plain decoding's for the same seeds, and a resumed run equals the uninterrupted one, whatever the drafter, the
+    /// draft shape or the arm the adaptive policy chose. Null (default): 1e-4 for float32 models and 0 for half-precision
+    /// ones, whose paths differ by ~0.1 (a tolerance that large would send most draws to the canonical path, so there
+    /// tokens match only up to rare flips). 0 turns the recomputation off.
+    /// </summary>
+    public double? PathTolerance { get; init; }
+
+    /// <summary>
+    /// Test seam: called on the logits of every batched forward (prefill, decode, verification; not the canonical path's), to
+    /// stand in for the rounding of another machine or kernel.
+    /// </summary>
+    internal Action<float[]>? PerturbBatchedLogits { get; init; }
+
     /// <summary>Receives the target's hidden states of generated tokens, or null.</summary>
     public IHiddenStateSink? HiddenStateSink { get; init; }
 
@@ -48,6 +67,8 @@ public sealed record RolloutEngineOptions
         if (MaxSequenceLength < 0) throw new ArgumentException($"MaxSequenceLength = {MaxSequenceLength} must be ≥ 0 (0 = model's max positions).", nameof(MaxSequenceLength));
         if (PrefillTokens < 0) throw new ArgumentException($"PrefillTokens = {PrefillTokens} must be ≥ 0 (0 = one forward).", nameof(PrefillTokens));
         Strategy.Validate();
+        if (PathTolerance is { } t && !(t >= 0 && double.IsFinite(t)))
+            throw new ArgumentException($"PathTolerance = {t} must be finite and ≥ 0 (0 turns canonical recomputation off).", nameof(PathTolerance));
         return this;
     }
 }

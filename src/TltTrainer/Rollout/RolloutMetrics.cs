@@ -27,6 +27,12 @@ public sealed class RolloutMetrics
     /// <summary>Mean tokens emitted per sequence per verification round (accepted + 1); 1 for plain decoding.</summary>
     public double MeanAcceptLength => SpeculativeRowRounds == 0 ? 1.0 : (double)AcceptLengthSum / SpeculativeRowRounds;
 
+    /// <summary>
+    /// Draws redone on the canonical path because they fell within the path tolerance of a decision boundary
+    /// (<see cref="RolloutEngineOptions.PathTolerance"/>).
+    /// </summary>
+    public long CanonicalDraws { get; set; }
+
     /// <summary>Seconds spent prefilling prompts.</summary>
     public double PrefillSeconds { get; set; }
 

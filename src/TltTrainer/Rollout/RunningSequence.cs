@@ -18,7 +18,11 @@ internal sealed class RunningSequence
     public List<int> Tokens { get; }
     public int PromptLength { get; }
     public List<float> LogProbs { get; } = new();
+    /// <summary>The random stream of the rejection and children-first verification rules (plain sampling uses <see cref="NoiseAt"/>).</summary>
     public RequestRng Rng { get; }
+
+    /// <summary>The request's sampling noise for the token at sequence position <paramref name="position"/>.</summary>
+    public SamplingNoise NoiseAt(int position) => new(Request.Sampling.Seed, position);
     public FinishReason? Finish { get; set; }
     public int VerifyRounds { get; set; }
     public int Drafted { get; set; }

@@ -1,21 +1,22 @@
 // Exact verification of one sequence's draft against the target. Pure: distributions in, decision out.
 //
-// Greedy: walk from the root, accepting the child equal to the target's argmax; the first mismatch
-// yields the argmax itself. Output equals plain greedy decoding token for token.
+// Greedy and coupled (the default for deterministic drafts): draw the target's token exactly as plain
+// decoding would (greedy: the argmax; sampled: the Gumbel-max under the request's noise at the node's
+// position) and accept the child that equals it; if none does, emit it. P(child c) = p(c), and because the
+// noise of a position is the same whoever asks for it, speculative output equals plain output token for
+// token for the same seed. A draw too close to a decision for the verification forward's rounding is redone
+// on the canonical path, as plain decoding redoes it (TokenDistribution), so the equality holds whatever the
+// draft shape.
 //
 // Sampled chain with draft distributions q (classic speculative sampling): accept drafted x with
 // probability min(1, p(x)/q(x)); on rejection draw from normalise(max(0, p − q)). The emitted token
 // then has exactly distribution p: P(x) = q(x)·min(1, p/q) + (1 − Σ min(p, q))·max(0, p − q)(x)/Σ max(0, p − q) = p(x).
+// Its tokens depend on the drafter (only their distribution is p's).
 //
-// Deterministic tree (no q): at a node with distinct drafted children c1..cm, draw one uniform u and
+// Children-first tree rule (no q): at a node with distinct drafted children c1..cm, draw one uniform u and
 // walk the children's target probabilities as an inverse CDF: accept ci if u falls in its interval,
 // so P(ci) = p(ci); if u falls past all of them, draw from p with the children removed and
-// renormalised. Every token again has probability exactly p.
-//
-// Coupled (the default for deterministic drafts): draw the target's token exactly as plain decoding would
-// (one uniform, inverse CDF in id order) and accept the child that equals it; if none does, emit it.
-// P(child c) = p(c) again, and because every emitted token consumes the request's random stream exactly
-// as plain sampling does, speculative output equals plain output token for token for the same seed.
+// renormalised. Every token again has probability exactly p; the tokens depend on the drafter.
 //
 // When every step accepts, one bonus token is drawn from the target at the last accepted node.
 using TltTrainer.Rollout;
@@ -44,22 +45,29 @@ public static class SpeculativeVerifier
     /// <summary>Verifies <paramref name="tree"/>.</summary>
     /// <param name="tree">The draft.</param>
     /// <param name="target">Target distribution after a node (−1 = after the root), computed lazily by the caller.</param>
-    /// <param name="rng">The request's random stream (unused when greedy).</param>
+    /// <param name="noise">The request's sampling noise at the position after the root (a node of depth d: d positions on).</param>
+    /// <param name="rng">The request's random stream (rejection and children-first rules only).</param>
     /// <param name="rule">Rule for sampled requests with deterministic drafts.</param>
-    public static VerifyResult Verify(DraftTree tree, Func<int, TokenDistribution> target, RequestRng rng, TreeVerification rule = TreeVerification.Coupled)
+    /// <param name="tolerance">Logit difference between computation paths that greedy and coupled draws absorb (0 = none).</param>
+    /// <param name="canonical">The canonical recomputation of the distribution after a node, for draws within the tolerance of a decision.</param>
+    public static VerifyResult Verify(DraftTree tree, Func<int, TokenDistribution> target, SamplingNoise noise, RequestRng rng,
+        TreeVerification rule = TreeVerification.Coupled, double tolerance = 0, Func<int, TokenDistribution>? canonical = null)
     {
         var accepted = new List<int>();
         int node = -1;
         while (true)
         {
             var p = target(node);
+            int at = node;
+            var here = noise.After(node < 0 ? 0 : tree.Depths[node]);
+            int Draw() => p.Sample(here, tolerance, canonical is null ? null : () => canonical(at), out _);
             var children = tree.Children(node).ToArray();
-            if (children.Length == 0) return new VerifyResult(accepted, p.Sample(rng), node);   // bonus token
+            if (children.Length == 0) return new VerifyResult(accepted, Draw(), node);   // bonus token
             int next;
             int emitted;
-            if (p.IsGreedy) (next, emitted) = GreedyStep(tree, children, p);
+            if (p.IsGreedy) (next, emitted) = CoupledStep(tree, children, Draw());
             else if (tree.DraftProbs is not null) (next, emitted) = RejectionStep(tree, children[0], p, rng);
-            else if (rule == TreeVerification.Coupled) (next, emitted) = CoupledStep(tree, children, p, rng);
+            else if (rule == TreeVerification.Coupled) (next, emitted) = CoupledStep(tree, children, Draw());
             else (next, emitted) = TreeStep(tree, children, p, rng);
             if (next < 0) return new VerifyResult(accepted, emitted, node);
             accepted.Add(next);
@@ -67,15 +75,9 @@ public static class SpeculativeVerifier
         }
     }
 
-    private static (int Next, int Emitted) GreedyStep(DraftTree tree, int[] children, TokenDistribution p)
+    /// <summary>Accepts the child whose token is <paramref name="y"/>, plain decoding's token here; else emits <paramref name="y"/>.</summary>
+    private static (int Next, int Emitted) CoupledStep(DraftTree tree, int[] children, int y)
     {
-        foreach (var c in children) if (tree.Tokens[c] == p.Argmax) return (c, -1);
-        return (-1, p.Argmax);
-    }
-
-    private static (int Next, int Emitted) CoupledStep(DraftTree tree, int[] children, TokenDistribution p, RequestRng rng)
-    {
-        int y = p.Sample(rng);
         foreach (var c in children) if (tree.Tokens[c] == y) return (c, -1);
         return (-1, y);
     }

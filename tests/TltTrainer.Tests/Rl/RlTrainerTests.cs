@@ -16,6 +16,13 @@ public sealed class RlTrainerTests
         public double Score(RewardInput input) => input.Response.Length == 0 ? 0 : input.Response.Count(c => c == 'e') / (double)input.Response.Length;
     }
 
+    /// <summary>Reward: the response's character codes summed modulo 7 (unrelated to learning, but it varies within every group).</summary>
+    private sealed class CharacterSum : IRewardFunction
+    {
+        public string Name => "character_sum";
+        public double Score(RewardInput input) => input.Response.Sum(c => (int)c) % 7 / 6.0;
+    }
+
     private sealed class ThrowsOnSample : IRewardFunction
     {
         public string Name => "fragile";
@@ -43,7 +50,7 @@ public sealed class RlTrainerTests
     public void RunStep_TinyModel_MovesEveryParameterWithFiniteLoss()
     {
         using var dir = new TempDirectory();
-        var (model, trainer) = Create(dir, Options);
+        var (model, trainer) = Create(dir, Options, new CharacterSum());
         using (model)
         using (trainer)
         using (var scope = torch.NewDisposeScope())   // keeps chained temporaries alive until used (and frees them)
@@ -51,6 +58,7 @@ public sealed class RlTrainerTests
             var before = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
             var metrics = trainer.RunStep();
             Assert.True(double.IsFinite(metrics.Loss), $"loss {metrics.Loss}");
+            Assert.True(metrics.RewardStd > 0, "no reward signal: the step could not move anything");
             Assert.Equal(0, metrics.SkippedSteps);
             foreach (var (name, p) in model.named_parameters())
             {

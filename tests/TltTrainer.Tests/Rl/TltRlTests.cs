@@ -7,7 +7,10 @@ using TltTrainer.Tests.TestSupport;
 
 namespace TltTrainer.Tests.Rl;
 
-/// <summary>The whole TLT stack (workers, adaptive speculation, online drafter on idle compute) leaves RL unchanged.</summary>
+/// <summary>
+/// The whole TLT stack (workers, adaptive speculation, online drafter on idle compute) leaves RL unchanged: the same rewards
+/// and the same trained policy as plain decoding on the same workers, step for step.
+/// </summary>
 [Collection("embedded")]
 public sealed class TltRlTests(EmbeddedFixture fixture)
 {
@@ -47,9 +50,10 @@ public sealed class TltRlTests(EmbeddedFixture fixture)
             + $"on [{string.Join(", ", on.Steps.Select(m => m.RewardMean.ToString("F3")))}]; accepted length on "
             + $"[{string.Join(", ", on.Steps.Select(m => m.AcceptLength.ToString("F2")))}]; arms {string.Join(" ", on.Steps[^1].ArmChoices?.Select(kv => $"{kv.Key}={kv.Value}") ?? Array.Empty<string>())}";
         Console.WriteLine(report);
-        for (int s = 0; s < Steps; s++) Assert.True(Math.Abs(off.Steps[s].RewardMean - on.Steps[s].RewardMean) <= 0.1, report);
-        int same = off.GreedyAfter.Zip(on.GreedyAfter).Count(p => p.First.SequenceEqual(p.Second));
-        Assert.True(same >= off.GreedyAfter.Count * 0.9, $"greedy outputs identical for {same}/{off.GreedyAfter.Count}; {report}");
+        Assert.Equal(off.Steps.Select(m => m.RewardMean), on.Steps.Select(m => m.RewardMean));
+        Assert.Equal(off.Steps.Select(m => m.Loss), on.Steps.Select(m => m.Loss));
+        Assert.Equal(off.Steps.Select(m => m.ResponseLengths), on.Steps.Select(m => m.ResponseLengths));
+        for (int i = 0; i < off.GreedyAfter.Count; i++) Assert.Equal(off.GreedyAfter[i], on.GreedyAfter[i]);
         // TLT off reports no TLT work; TLT on reports arms, drafter versions and idle accounting.
         Assert.All(off.Steps, m => Assert.Null(m.DrafterVersion));
         Assert.All(on.Steps, m => Assert.NotNull(m.DrafterVersion));

@@ -38,7 +38,7 @@ public sealed class SampledDistributionTests
             "poor-chain-rejection" => PoorChainDrafter(new[] { 0.05, 0.05, 0.1, 0.1, 0.7 }),
             _ => new FuncDrafter((ctx, r) => new DraftTree(new[] { -1, -1, 0, 2 }, new[] { 4, 0, 4, 1 }).Truncate(ctx.MaxDraft[r])),
         };
-        var strategy = drafterName.EndsWith("tree", StringComparison.Ordinal) ? SpecStrategy.TreeOf(3, 2, 6) : SpecStrategy.ChainOf(3);
+        var strategy = drafterName.EndsWith("tree", StringComparison.Ordinal) ? SpecStrategy.TreeOf(3, 2, 6) : SpecStrategy.ChainOf(3, sample: true);
         var engine = new RolloutEngine(model, new RolloutEngineOptions
         {
             Drafter = drafter, Strategy = strategy, MaxRunningBatch = Samples, MaxSequenceLength = 16, TreeVerification = rule,
