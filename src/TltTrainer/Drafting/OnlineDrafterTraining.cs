@@ -100,6 +100,15 @@ public sealed class OnlineDrafterTraining : IIdleTrainingStep, IDisposable
     /// <summary>Version of the newest published snapshot (0 = none).</summary>
     public long PublishedVersion => _publisher.LatestVersion;
 
+    /// <summary>Leases the newest published snapshot (dispose the lease when done).</summary>
+    public DrafterLease AcquireLatest() => _publisher.Acquire();
+
+    /// <summary>Copies <paramref name="snapshot"/>'s weights into the training drafter (between training steps).</summary>
+    public void Restore(DrafterSnapshot snapshot)
+    {
+        lock (_gate) _model.CopyFrom(snapshot.Weights, $"drafter snapshot v{snapshot.Version}");
+    }
+
     /// <summary>Continues snapshot versions after <paramref name="version"/> (resume from a checkpoint).</summary>
     public void ContinueVersionsFrom(long version) => _publisher.ContinueFrom(version);
 

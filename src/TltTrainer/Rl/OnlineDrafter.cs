@@ -28,9 +28,23 @@ public sealed record OnlineDrafter(HiddenStateBuffer Buffer, IdleComputeSchedule
     /// <param name="RankWaitSteps">Drafter training steps this rank took during <paramref name="RankWaitSeconds"/>.</param>
     public sealed record PhaseStats(IdleComputeStats Idle, DrafterStepResult? Fresh, long VersionUsed, double CriticalSeconds, double RankWaitSeconds = 0, int RankWaitSteps = 0);
 
-    private long _versionAtStart;
+    private long _versionAtStart, _committedAtStart;
+    private DrafterLease _stepStart;              // the weights published at the step's start: what a cancelled step returns to
     private double _beforeSeconds, _waitSeconds;
     private int _waitSteps;
+
+    /// <summary>
+    /// Drafter version as of the end of the last completed rollout phase (what a checkpoint records): versions published by a
+    /// step that was then cancelled do not count.
+    /// </summary>
+    public long CommittedVersion { get; private set; }
+
+    /// <summary>Continues from a checkpoint that recorded drafter version <paramref name="version"/>: later versions come after it.</summary>
+    public void ContinueFrom(long version)
+    {
+        Training.ContinueVersionsFrom(version);
+        CommittedVersion = version;
+    }
 
     /// <summary>Call before the rollout of RL step <paramref name="step"/>.</summary>
     public void BeforeRollout(int step)
@@ -39,9 +53,26 @@ public sealed record OnlineDrafter(HiddenStateBuffer Buffer, IdleComputeSchedule
         Buffer.CurrentStep = step;
         _waitSeconds = 0;
         _waitSteps = 0;
+        _stepStart.Dispose();
+        _committedAtStart = CommittedVersion;
         _versionAtStart = Training.Publish();
+        _stepStart = Training.AcquireLatest();
         Scheduler.BeginRollout();
         _beforeSeconds = clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// Call when the step was abandoned (failed or cancelled) before the policy update, after <see cref="AbandonRollout"/> or
+    /// <see cref="AfterRollout"/>: the training drafter returns to its weights at the step's start, so the abandoned step
+    /// leaves no trace in what a checkpoint saves. (The hidden states its rollout captured stay in the buffer, which
+    /// checkpoints do not hold.)
+    /// </summary>
+    public void RollBack()
+    {
+        if (_stepStart.Snapshot is { } start) Training.Restore(start);
+        _stepStart.Dispose();
+        _stepStart = default;
+        CommittedVersion = _committedAtStart;
     }
 
     /// <summary>
@@ -77,6 +108,7 @@ public sealed record OnlineDrafter(HiddenStateBuffer Buffer, IdleComputeSchedule
         if (ranks is not null && ranks.Size > 1) Training.ShareAcrossRanks(ranks, idle.Steps);
         else Buffer.Commit();
         var fresh = Training.EvaluateRecent();
+        CommittedVersion = Training.PublishedVersion;
         return new PhaseStats(idle, fresh, _versionAtStart, _beforeSeconds + clock.Elapsed.TotalSeconds, _waitSeconds, _waitSteps);
     }
 }

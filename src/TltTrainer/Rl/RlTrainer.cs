@@ -87,33 +87,24 @@ public sealed partial class RlTrainer : IDisposable
         var stepClock = Stopwatch.StartNew();
         var commBefore = _communicator.CommunicationTime;
         SyncReplicasOnce();
-        Tlt?.BeforeRollout(Step);
-        (CollectedBatch batch, RolloutTotals rollout, IReadOnlyList<(string, string?)> texts) collected;
-        OnlineDrafter.PhaseStats? tlt;
-        try { collected = CollectRollouts(cancellationToken, progress); }
+        // Until the update starts, a failed or cancelled step is undone: the prompts it drew go back to the sampler and the
+        // drafter returns to its weights at the step's start, so a checkpoint written afterwards holds no trace of it.
+        var samplerAtStart = _sampler.State;
+        Prepared prepared;
+        try { prepared = Prepare(cancellationToken, progress); }
         catch
         {
-            // Stop drafter training before anything else runs. No collectives here: this rank may be the only
-            // one that failed, and the others are waiting in a different one (RankFailure then ends the job).
-            Tlt?.AbandonRollout();
+            _sampler.Restore(samplerAtStart);
+            Tlt?.RollBack();
             throw;
         }
-        tlt = Tlt?.AfterRollout(_communicator);                            // drafter training stops before anything else runs
-        var (batch, rollout, texts) = collected;
-        if (tlt?.Idle.Failure is { } idleFailure) rollout.DrafterFailures.Add($"idle training: {idleFailure}");   // gathered with the rank under MPI
-        cancellationToken.ThrowIfCancellationRequested();
-
-        progress?.Report(new RlProgress(Step, "old_logprob", null));
-        var clock = Stopwatch.StartNew();
-        // A single-pass update scores the old policy in its own forward, so no separate pass is needed.
-        bool any = batch.Batch.Count > 0;   // a rank may hold no sequences (dynamic sampling dropped its groups)
-        using var old = _update.SinglePass || !any ? null : _update.ScoreAll(_policy, batch.Batch);
-        using var reference = _reference is not null && _options.KlCoefficient > 0 && any ? _update.ScoreAll(_reference, batch.Batch) : null;
-        double oldSeconds = clock.Elapsed.TotalSeconds;
-        cancellationToken.ThrowIfCancellationRequested();
+        var (batch, rollout, texts, tlt, old, reference, oldSeconds) = prepared;
+        using var oldScope = old;
+        using var referenceScope = reference;
+        bool any = batch.Batch.Count > 0;
 
         progress?.Report(new RlProgress(Step, "update", null));
-        clock.Restart();
+        var clock = Stopwatch.StartNew();
         using var scored = old is null && any ? zeros(batch.Batch.Count, batch.Batch.Responses.Max(r => r.Length), device: _policy.Device) : null;
         var stats = _update.Run(batch.Batch, old, reference, Step, scored);
         double updateSeconds = clock.Elapsed.TotalSeconds;
@@ -139,6 +130,48 @@ public sealed partial class RlTrainer : IDisposable
         return metrics;
     }
 
+    /// <summary>What an RL step has before its update: the rollouts and their rewards, the drafter's phase, old and reference log-probs.</summary>
+    private sealed record Prepared(CollectedBatch Batch, RolloutTotals Rollout, IReadOnlyList<(string Response, string? Answer)> Texts,
+        OnlineDrafter.PhaseStats? Tlt, Tensor? Old, Tensor? Reference, double OldSeconds);
+
+    /// <summary>The phases of a step before its update (rollout, rewards, old and reference log-probs); cancellable throughout.</summary>
+    private Prepared Prepare(CancellationToken cancellationToken, IProgress<RlProgress>? progress)
+    {
+        Tlt?.BeforeRollout(Step);
+        (CollectedBatch batch, RolloutTotals rollout, IReadOnlyList<(string, string?)> texts) collected;
+        try { collected = CollectRollouts(cancellationToken, progress); }
+        catch
+        {
+            // Stop drafter training before anything else runs. No collectives here: this rank may be the only
+            // one that failed, and the others are waiting in a different one (RankFailure then ends the job).
+            Tlt?.AbandonRollout();
+            throw;
+        }
+        var tlt = Tlt?.AfterRollout(_communicator);                        // drafter training stops before anything else runs
+        var (batch, rollout, texts) = collected;
+        if (tlt?.Idle.Failure is { } idleFailure) rollout.DrafterFailures.Add($"idle training: {idleFailure}");   // gathered with the rank under MPI
+        cancellationToken.ThrowIfCancellationRequested();
+
+        progress?.Report(new RlProgress(Step, "old_logprob", null));
+        var clock = Stopwatch.StartNew();
+        // A single-pass update scores the old policy in its own forward, so no separate pass is needed.
+        bool any = batch.Batch.Count > 0;   // a rank may hold no sequences (dynamic sampling dropped its groups)
+        var old = _update.SinglePass || !any ? null : _update.ScoreAll(_policy, batch.Batch);
+        Tensor? reference = null;
+        try
+        {
+            reference = _reference is not null && _options.KlCoefficient > 0 && any ? _update.ScoreAll(_reference, batch.Batch) : null;
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        catch
+        {
+            old?.Dispose();
+            reference?.Dispose();
+            throw;
+        }
+        return new Prepared(batch, rollout, texts, tlt, old, reference, clock.Elapsed.TotalSeconds);
+    }
+
     private static double LogProbGap(Tensor trainer, IReadOnlyList<float[]> rollout)
     {
         using var onCpu = trainer.cpu();
@@ -160,7 +193,7 @@ public sealed partial class RlTrainer : IDisposable
     public string SaveCheckpoint(string root)
     {
         var path = _communicator.Rank == 0
-            ? RlCheckpoint.Write(root, new TrainerState(Step, _update.OptimizerSteps, _sampler.State, _options.Seed, Tlt?.Training.PublishedVersion ?? 0),
+            ? RlCheckpoint.Write(root, new TrainerState(Step, _update.OptimizerSteps, _sampler.State, _options.Seed, Tlt?.CommittedVersion ?? 0),
                 _policy, _optimizer, Drafter)
             : Path.Combine(root, $"step-{Step:D6}");
         _communicator.Barrier();
@@ -177,7 +210,7 @@ public sealed partial class RlTrainer : IDisposable
         Step = state.Step;
         _update.OptimizerSteps = state.OptimizerSteps;
         _sampler.Restore(state.Sampler);
-        Tlt?.Training.ContinueVersionsFrom(state.DrafterVersion);       // drafter versions keep increasing across a resume
+        Tlt?.ContinueFrom(state.DrafterVersion);                         // drafter versions keep increasing across a resume
     }
 
     /// <inheritdoc />

@@ -152,6 +152,84 @@ public sealed class RlRobustnessTests
         }
     }
 
+    /// <summary>Cancels the first step that reports <paramref name="phase"/> (for "rollout": at its third decode report).</summary>
+    private sealed class CancelInPhase(CancellationTokenSource cts, string phase) : IProgress<RlProgress>
+    {
+        private int _rolloutReports;
+
+        public void Report(RlProgress value)
+        {
+            if (value.Phase != phase) return;
+            if (phase == "rollout" && (value.Rollout is null || ++_rolloutReports < 3)) return;
+            cts.Cancel();
+        }
+    }
+
+    [Theory]
+    [InlineData("rollout")]
+    [InlineData("reward")]
+    [InlineData("old_logprob")]
+    public void Cancel_InAPhaseBeforeTheUpdate_LeavesNoTraceInTheCheckpoint(string phase)
+    {
+        using var dir = new TempDirectory();
+        var tokenizer = TestTokenizers.CharLevel(RlTrainerTests.Alphabet, dir);
+        var prompts = Enumerable.Range(0, 12).Select(i => new PromptExample(RlTrainerTests.Alphabet.Substring(i, 3), null)).ToList();
+        var options = RlTrainerTests.Options with { PromptsPerStep = 2 };   // 12 prompts, 2 a step: the sampler moves every step
+        (RlTrainer Trainer, CausalLM Model, IDisposable Owned) Create()
+        {
+            var model = TestModels.Peaked(TransformerPresets.Tiny, seed: 91, std: 0.1);
+            var stack = TltRollout.Create(model, new TltTrainer.Speculative.EagleDraftModel(model.Config, seed: 3), new TltRolloutOptions { Workers = 2, Patience = 0 });
+            var trainer = new RlTrainer(model, tokenizer, stack.Rollout, new RewardComposer(new[] { new WeightedReward(new ConstantReward()) }),
+                new PromptSampler(prompts, 3), options) { Tlt = stack.OnlineDrafter, Drafter = stack.TrainingDrafter };
+            return (trainer, model, new Owned(trainer, stack, model));
+        }
+        // The trainer's state in a checkpoint; the drafter version is compared apart (how many snapshots idle training
+        // published depends on the time it had).
+        TrainerState State(string checkpoint) => System.Text.Json.JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(checkpoint, "trainer_state.json")))!;
+
+        // The uninterrupted run: two steps, a checkpoint, a third step.
+        TrainerState straightState;
+        double straightLoss;
+        float[] straightParams;
+        var (a, modelA, ownedA) = Create();
+        using (ownedA)
+        {
+            a.RunStep();
+            a.RunStep();
+            straightState = State(a.SaveCheckpoint(Path.Combine(dir.Path, "straight")));
+            straightLoss = a.RunStep().Loss;
+            straightParams = RlTrainerTests.Flatten(modelA);
+        }
+
+        // The same run with its third step cancelled in the given phase, then checkpointed (as HfRl does on Ctrl+C).
+        var root = Path.Combine(dir.Path, "cancelled");
+        var (b, _, ownedB) = Create();
+        using (ownedB)
+        {
+            b.RunStep();
+            b.RunStep();
+            var drafterBefore = b.Drafter!.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+            long versionBefore = b.Tlt!.CommittedVersion;
+            using var cts = new CancellationTokenSource();
+            Assert.ThrowsAny<OperationCanceledException>(() => b.RunStep(cts.Token, new CancelInPhase(cts, phase)));
+            foreach (var (name, w) in b.Drafter.state_dict())
+                Assert.True(w.equal(drafterBefore[name]).all().item<bool>(), $"drafter weight {name} kept the cancelled step's training");
+            var saved = State(b.SaveCheckpoint(root));
+            Assert.Equal(straightState with { DrafterVersion = 0 }, saved with { DrafterVersion = 0 });   // step, optimizer steps, sampler
+            Assert.Equal(versionBefore, saved.DrafterVersion);
+            foreach (var t in drafterBefore.Values) t.Dispose();
+        }
+
+        // Resumed from that checkpoint, the third step is the uninterrupted run's, bit for bit.
+        var (c, modelC, ownedC) = Create();
+        using (ownedC)
+        {
+            c.LoadCheckpoint(RlCheckpoint.Latest(root)!);
+            Assert.Equal(straightLoss, c.RunStep().Loss);
+            Assert.Equal(straightParams, RlTrainerTests.Flatten(modelC));
+        }
+    }
+
     [Fact]
     public void Create_TokenizerLargerThanModelVocabulary_ThrowsNamingBothSizes()
     {
