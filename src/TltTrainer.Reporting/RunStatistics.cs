@@ -46,7 +46,7 @@ public sealed record RunStatistics
     /// <summary>Mean accepted length over steps (1 without speculation).</summary>
     public double AcceptLengthMean { get; init; }
 
-    /// <summary>Share of idle worker-seconds used for drafter training, or null without online training.</summary>
+    /// <summary>Share of idle worker-seconds used for drafter training, in [0, 1], or null without online training.</summary>
     public double? IdleUsedFraction { get; init; }
 
     /// <summary>Drafter work on the step's own thread as a share of step time, or null without online training.</summary>
@@ -74,7 +74,7 @@ public sealed record RunStatistics
             RolloutTimeMean = timed.Average(s => s.RolloutSeconds),
             RolloutShare = timed.Sum(s => s.RolloutSeconds) / Math.Max(timed.Sum(s => s.StepSeconds), 1e-12),
             AcceptLengthMean = steps.Average(s => s.AcceptLength),
-            IdleUsedFraction = !online ? null : idle > 0 ? steps.Sum(s => s.DrafterTrainSeconds ?? 0) / idle : 0,
+            IdleUsedFraction = !online ? null : idle > 0 ? Math.Min(1, steps.Sum(s => s.DrafterTrainSeconds ?? 0) / idle) : 0,   // ≤ 1 by construction (IdleComputeScheduler); the clamp absorbs rounding
             DrafterCriticalPathShare = !online ? null : steps.Sum(s => s.DrafterCriticalSeconds ?? 0) / Math.Max(steps.Sum(s => s.StepSeconds), 1e-12),
         };
     }
