@@ -1,5 +1,9 @@
 // One RL step's numbers under stable, slash-separated names (the JSONL keys). Optional fields are null
-// when the feature that produces them is off (no KL term, no speculation, no online drafter training).
+// when the feature that produces them is off (no KL term, no speculation, no online drafter training,
+// no evaluation this step). Every name is described in docs/metrics.md. The per-reward-function means
+// have names that depend on the run ("reward/NAME/mean"), so they travel as JSON extension data: flat
+// keys on the line, a typed dictionary here.
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace TltTrainer.Telemetry;
@@ -33,6 +37,26 @@ public sealed record StepMetrics
 
     /// <summary>Every response's length in tokens (for the length distribution; the long tail).</summary>
     [JsonPropertyName("response/lengths")] public IReadOnlyList<int>? ResponseLengths { get; init; }
+
+    /// <summary>Share of responses cut at the length limit (the response budget or the context) instead of ending with a stop token, in [0, 1].</summary>
+    [JsonPropertyName("response/clipped_ratio")] public double ClippedRatio { get; init; }
+
+    /// <summary>Mean length of the responses that ended with a stop token, or null when none did.</summary>
+    [JsonPropertyName("response/len_terminated_mean")] public double? TerminatedLengthMean { get; init; }
+
+    /// <summary>Share of the step's prompt groups whose rewards are all equal (no advantage signal), dynamic sampling's dropped groups included, in [0, 1].</summary>
+    [JsonPropertyName("reward/zero_std_groups")] public double ZeroStdGroups { get; init; }
+
+    /// <summary>
+    /// Mean unweighted score of each reward function over the step's responses, by function name (<see cref="Rl.IRewardFunction.Name"/>),
+    /// or null. Written as flat <c>reward/NAME/mean</c> keys.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyDictionary<string, double>? RewardFunctionMeans
+    {
+        get => _rewardMeans ?? RewardMeanKeys.Parse(_extensionData);
+        init => _rewardMeans = value;
+    }
 
     /// <summary>Seconds generating responses.</summary>
     [JsonPropertyName("time/rollout_s")] public double RolloutSeconds { get; init; }
@@ -123,4 +147,43 @@ public sealed record StepMetrics
 
     /// <summary>Drafter version used by this step's rollout.</summary>
     [JsonPropertyName("drafter/version")] public long? DrafterVersion { get; init; }
+
+    private readonly IReadOnlyDictionary<string, double>? _rewardMeans;
+    private readonly Dictionary<string, JsonElement>? _extensionData;
+
+    // The JSON side of RewardFunctionMeans; other unknown keys (e.g. from a newer version) are kept too. The
+    // serializer may fill the dictionary after setting it, so it is kept as given and parsed when read.
+    [JsonExtensionData, JsonInclude]
+    private Dictionary<string, JsonElement>? ExtensionData
+    {
+        get => _rewardMeans is null ? _extensionData : RewardMeanKeys.Build(_rewardMeans, _extensionData);
+        init => _extensionData = value;
+    }
+}
+
+/// <summary>The flat <c>reward/NAME/mean</c> keys of <see cref="StepMetrics.RewardFunctionMeans"/>.</summary>
+internal static class RewardMeanKeys
+{
+    private const string Prefix = "reward/", Suffix = "/mean";
+
+    /// <summary>The keys of <paramref name="means"/>, plus the entries of <paramref name="others"/> that are not reward means.</summary>
+    public static Dictionary<string, JsonElement> Build(IReadOnlyDictionary<string, double> means, Dictionary<string, JsonElement>? others)
+    {
+        var keys = others is null ? new Dictionary<string, JsonElement>() : others.Where(kv => !IsKey(kv.Key)).ToDictionary();
+        foreach (var (name, mean) in means) keys[Prefix + name + Suffix] = JsonSerializer.SerializeToElement(mean);
+        return keys;
+    }
+
+    private static bool IsKey(string key) =>
+        key.Length > Prefix.Length + Suffix.Length && key.StartsWith(Prefix, StringComparison.Ordinal) && key.EndsWith(Suffix, StringComparison.Ordinal);
+
+    public static IReadOnlyDictionary<string, double>? Parse(Dictionary<string, JsonElement>? extra)
+    {
+        if (extra is null) return null;
+        var means = new Dictionary<string, double>();
+        foreach (var (key, value) in extra)
+            if (IsKey(key) && value.ValueKind == JsonValueKind.Number)
+                means[key[Prefix.Length..^Suffix.Length]] = value.GetDouble();
+        return means.Count == 0 ? null : means;
+    }
 }
