@@ -148,6 +148,27 @@ public sealed record StepMetrics
     /// <summary>Drafter version used by this step's rollout.</summary>
     [JsonPropertyName("drafter/version")] public long? DrafterVersion { get; init; }
 
+    /// <summary>Greedy (pass@1) accuracy on the held-out set, when this step was followed by an evaluation that checks answers; else null.</summary>
+    [JsonPropertyName("val/accuracy")] public double? ValidationAccuracy { get; init; }
+
+    /// <summary>Mean total reward of the greedy held-out responses, when evaluated; else null.</summary>
+    [JsonPropertyName("val/reward")] public double? ValidationReward { get; init; }
+
+    /// <summary>Mean greedy held-out response length in tokens, when evaluated; else null.</summary>
+    [JsonPropertyName("val/response_len_mean")] public double? ValidationResponseLengthMean { get; init; }
+
+    /// <summary>Sampled pass@k on the held-out set (k in <see cref="ValidationK"/>), when asked for; else null.</summary>
+    [JsonPropertyName("val/pass_at_k")] public double? ValidationPassAtK { get; init; }
+
+    /// <summary>The k of <see cref="ValidationPassAtK"/>, or null.</summary>
+    [JsonPropertyName("val/k")] public int? ValidationK { get; init; }
+
+    /// <summary>Greedy held-out accuracy per bucket (e.g. "terms 2-6"), when the examples name buckets; else null.</summary>
+    [JsonPropertyName("val/bucket_accuracy")] public IReadOnlyDictionary<string, double>? ValidationBucketAccuracy { get; init; }
+
+    /// <summary>Seconds the evaluation after this step took (not part of <see cref="StepSeconds"/> nor <see cref="RolloutSeconds"/>), or null.</summary>
+    [JsonPropertyName("time/eval_s")] public double? EvaluationSeconds { get; init; }
+
     private readonly IReadOnlyDictionary<string, double>? _rewardMeans;
     private readonly Dictionary<string, JsonElement>? _extensionData;
 
@@ -158,32 +179,5 @@ public sealed record StepMetrics
     {
         get => _rewardMeans is null ? _extensionData : RewardMeanKeys.Build(_rewardMeans, _extensionData);
         init => _extensionData = value;
-    }
-}
-
-/// <summary>The flat <c>reward/NAME/mean</c> keys of <see cref="StepMetrics.RewardFunctionMeans"/>.</summary>
-internal static class RewardMeanKeys
-{
-    private const string Prefix = "reward/", Suffix = "/mean";
-
-    /// <summary>The keys of <paramref name="means"/>, plus the entries of <paramref name="others"/> that are not reward means.</summary>
-    public static Dictionary<string, JsonElement> Build(IReadOnlyDictionary<string, double> means, Dictionary<string, JsonElement>? others)
-    {
-        var keys = others is null ? new Dictionary<string, JsonElement>() : others.Where(kv => !IsKey(kv.Key)).ToDictionary();
-        foreach (var (name, mean) in means) keys[Prefix + name + Suffix] = JsonSerializer.SerializeToElement(mean);
-        return keys;
-    }
-
-    private static bool IsKey(string key) =>
-        key.Length > Prefix.Length + Suffix.Length && key.StartsWith(Prefix, StringComparison.Ordinal) && key.EndsWith(Suffix, StringComparison.Ordinal);
-
-    public static IReadOnlyDictionary<string, double>? Parse(Dictionary<string, JsonElement>? extra)
-    {
-        if (extra is null) return null;
-        var means = new Dictionary<string, double>();
-        foreach (var (key, value) in extra)
-            if (IsKey(key) && value.ValueKind == JsonValueKind.Number)
-                means[key[Prefix.Length..^Suffix.Length]] = value.GetDouble();
-        return means.Count == 0 ? null : means;
     }
 }
