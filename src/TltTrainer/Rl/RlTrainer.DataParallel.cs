@@ -95,8 +95,13 @@ public sealed partial class RlTrainer
         var stopped = _communicator.AllGatherVariable<int>(mine.Stopped.Select(s => s ? 1 : 0).ToArray()).SelectMany(s => s).Select(s => s == 1).ToArray();
         var flat = _communicator.AllGatherVariable<double>(mine.RewardScores.SelectMany(r => r).ToArray()).SelectMany(s => s).ToArray();
         var rows = Enumerable.Range(0, flat.Length / width).Select(i => flat.AsSpan(i * width, width).ToArray()).ToArray();
-        Span<int> groups = [mine.Groups, mine.FlatGroups];
-        _communicator.AllReduce(groups);
-        return mine with { Lengths = allLengths, Stopped = stopped, RewardScores = rows, Groups = groups[0], FlatGroups = groups[1] };
+        var accept = _communicator.AllGatherVariable<double>(mine.AcceptLengths?.ToArray() ?? Enumerable.Repeat(1.0, mine.Lengths.Count).ToArray())
+            .SelectMany(a => a).ToArray();
+        Span<int> counts = [mine.Groups, mine.FlatGroups, mine.AcceptLengths is null ? 0 : 1];
+        _communicator.AllReduce(counts);
+        return mine with
+        {
+            Lengths = allLengths, Stopped = stopped, RewardScores = rows, Groups = counts[0], FlatGroups = counts[1], AcceptLengths = counts[2] > 0 ? accept : null,
+        };
     }
 }

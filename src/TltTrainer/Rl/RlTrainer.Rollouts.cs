@@ -25,6 +25,8 @@ public sealed partial class RlTrainer
         var texts = new List<(string, string?)>();
         var stopped = new List<bool>();
         var scoreRows = new List<double[]>();
+        var acceptLengths = new List<double>();
+        bool drafted = false;
         int groupsScored = 0, flatGroups = 0;
         double rolloutSeconds = 0, rewardSeconds = 0, acceptSum = 0;
         long tokens = 0;
@@ -94,6 +96,8 @@ public sealed partial class RlTrainer
                     texts.Add((decoded[i], examples[p].Answer));
                     stopped.Add(t.Finish == FinishReason.Stop);
                     scoreRows.Add(scores[i]);
+                    acceptLengths.Add(t.VerifyRounds > 0 ? t.ResponseTokens.Length / (double)t.VerifyRounds : 1);
+                    drafted |= t.DraftedTokens > 0;
                 }
             }
             if (_communicator.Size > 1)
@@ -106,7 +110,8 @@ public sealed partial class RlTrainer
         }
         var advantages = _options.Advantage.Compute(rewards, groups);
         var batch = new RlBatch(prompts, responses, rewards.ToArray(), advantages, groups.ToArray());
-        var outcomes = new ResponseOutcomes(responses.Select(r => r.Length).ToArray(), stopped, _rewards.Names, scoreRows, groupsScored, flatGroups);
+        var outcomes = new ResponseOutcomes(responses.Select(r => r.Length).ToArray(), stopped, _rewards.Names, scoreRows, groupsScored, flatGroups,
+            drafted ? acceptLengths : null);
         return (new CollectedBatch(batch, logProbs, dropped, outcomes), new RolloutTotals(rolloutSeconds, rewardSeconds, tokens, acceptSum, acceptCount, arms, failures), texts);
     }
 

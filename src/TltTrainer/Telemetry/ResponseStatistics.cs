@@ -4,6 +4,8 @@
 //   response/len_terminated_mean  mean length of the responses that ended with a stop token (null if none)
 //   reward/zero_std_groups        groups whose rewards are all equal / all groups
 //   reward/NAME/mean              mean unweighted score of each reward function
+//   rollout/accept_lens           each response's tokens per target forward (for the accepted-length
+//                                 histogram), only when some response was drafted for
 // Shares are counts over counts of the same population, so they lie in [0, 1].
 namespace TltTrainer.Telemetry;
 
@@ -14,8 +16,9 @@ namespace TltTrainer.Telemetry;
 /// <param name="RewardScores">Per response, each function's unweighted score.</param>
 /// <param name="Groups">Prompt groups scored this step.</param>
 /// <param name="FlatGroups">Of those, groups whose rewards are all equal.</param>
+/// <param name="AcceptLengths">Per response, its tokens per target forward (1 when decoded plainly), or null when nothing was drafted.</param>
 internal sealed record ResponseOutcomes(IReadOnlyList<int> Lengths, IReadOnlyList<bool> Stopped, IReadOnlyList<string> RewardNames,
-    IReadOnlyList<double[]> RewardScores, int Groups, int FlatGroups);
+    IReadOnlyList<double[]> RewardScores, int Groups, int FlatGroups, IReadOnlyList<double>? AcceptLengths = null);
 
 /// <summary>Computes the response and reward-shape metrics of a step.</summary>
 internal static class ResponseStatistics
@@ -64,6 +67,7 @@ internal static class ResponseStatistics
             TerminatedLengthMean = stopped == 0 ? null : stoppedLength / (double)stopped,
             ZeroStdGroups = outcomes.Groups == 0 ? 0 : outcomes.FlatGroups / (double)outcomes.Groups,
             RewardFunctionMeans = means.Count == 0 ? null : means,
+            AcceptLengths = outcomes.AcceptLengths,
         };
     }
 }

@@ -79,6 +79,9 @@ public sealed record StepMetrics
     /// <summary>Mean accepted length of speculative rounds (1 when plain).</summary>
     [JsonPropertyName("rollout/accept_len")] public double AcceptLength { get; init; }
 
+    /// <summary>Each response's tokens per target forward (its accepted length; 1 when decoded plainly), or null when nothing was drafted this step.</summary>
+    [JsonPropertyName("rollout/accept_lens")] public IReadOnlyList<double>? AcceptLengths { get; init; }
+
     /// <summary>Largest |rollout log-prob − trainer log-prob| over response tokens (on-policy check).</summary>
     [JsonPropertyName("rollout/logprob_gap_max")] public double LogProbGapMax { get; init; }
 

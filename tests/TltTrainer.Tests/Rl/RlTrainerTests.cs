@@ -213,7 +213,23 @@ public sealed class RlTrainerTests
             Assert.All(m.ResponseLengths!, l => Assert.Equal(12, l));       // MaxNewTokens
             Assert.Equal(1.0, m.ClippedRatio);
             Assert.Null(m.TerminatedLengthMean);
+            Assert.Null(m.AcceptLengths);                                      // plain decoding drafts nothing
         }
+    }
+
+    [Fact]
+    public void RunStep_SpeculativeEngine_ReportsEachResponsesAcceptedLength()
+    {
+        using var dir = new TempDirectory();
+        using var model = TestModels.Peaked(TransformerPresets.Tiny, seed: 91, std: 0.1);
+        // Drafts the row's last token twice: often wrong, sometimes right; either way every response is drafted for.
+        using var drafter = new FuncDrafter((ctx, r) => TltTrainer.Speculative.DraftTree.Chain(new[] { ctx.Tokens[r][^1], ctx.Tokens[r][^1] }));
+        var engine = new RolloutEngine(model, new RolloutEngineOptions { Drafter = drafter, Strategy = TltTrainer.Speculative.SpecStrategy.ChainOf(2) });
+        using var trainer = new RlTrainer(model, TestTokenizers.CharLevel(Alphabet, dir), engine, new RewardComposer(new[] { new WeightedReward(new LetterShare()) }),
+            new PromptSampler(Prompts, 3), Options with { PpoEpochs = 1, MiniBatchesPerEpoch = 1 });
+        var m = trainer.RunStep();
+        Assert.Equal(m.ResponseLengths!.Count, m.AcceptLengths!.Count);
+        Assert.All(m.AcceptLengths, a => Assert.InRange(a, 1.0, 12.0));
     }
 
     [Fact]

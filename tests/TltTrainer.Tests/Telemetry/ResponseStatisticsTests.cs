@@ -40,6 +40,13 @@ public sealed class ResponseStatisticsTests
     }
 
     [Fact]
+    public void Apply_AcceptLengths_PassThroughForTheHistogram()
+    {
+        var outcomes = Outcomes(new[] { 4, 6 }, new[] { true, true }) with { AcceptLengths = new[] { 2.0, 3.0 } };
+        Assert.Equal(new[] { 2.0, 3.0 }, ResponseStatistics.Apply(new StepMetrics(), outcomes).AcceptLengths);
+    }
+
+    [Fact]
     public void Apply_MismatchedLists_NamesTheCounts()
     {
         var e = Assert.Throws<ArgumentException>(() => ResponseStatistics.Apply(new StepMetrics(), Outcomes(new[] { 1, 2 }, new[] { true })));
