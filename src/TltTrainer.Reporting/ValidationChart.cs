@@ -22,6 +22,8 @@ internal static class ValidationChart
             Curve(plot, runs[r], s => s.ValidationPassAtK, color, LinePattern.Dotted, "pass@k");
         }
         ReportCharts.Label(plot, Title, "RL step", "held-out accuracy / mean reward");
+        double top = runs.SelectMany(r => r.Steps).SelectMany(s => new[] { s.ValidationAccuracy, s.ValidationReward, s.ValidationPassAtK }).Max(v => v ?? 0);
+        plot.Axes.SetLimitsY(0, Math.Max(1.05, top * 1.05));                      // accuracies are shares: keep 0 and 1 in view
         return ReportCharts.Done(FileName, Title, plot, width, height);
     }
 
