@@ -49,11 +49,12 @@ internal static class HfRlInputs
                 + $"{config.VocabSize}: the tokenizer does not belong to this model.");
     }
 
-    /// <summary>Reads the prompt file; every line needs an answer (the math reward compares against it).</summary>
+    /// <summary>Reads a prompt file (--prompts, or the held-out --eval); every line needs an answer (the math reward compares against it).</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist; the message names the flag and the file.</exception>
     /// <exception cref="InvalidDataException">A line is malformed or has no answer; the message names file and line.</exception>
-    public static IReadOnlyList<PromptExample> ReadPrompts(string path)
+    public static IReadOnlyList<PromptExample> ReadPrompts(string path, string flag = "--prompts")
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"--prompts: file '{Path.GetFullPath(path)}' does not exist.", path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{flag}: file '{Path.GetFullPath(path)}' does not exist.", path);
         var examples = JsonlPromptReader.Read(path);
         var lines = LineNumbers(path);
         for (int i = 0; i < examples.Count; i++)

@@ -49,10 +49,22 @@ internal sealed record HfRlOptions
     /// <summary>Prepend BOS to prompts: null = when the tokenizer has a BOS distinct from its EOS (as Llama tokenizers do).</summary>
     public bool? AddBos { get; init; }
 
+    /// <summary>Held-out JSONL file (same format as --prompts) evaluated greedily every --eval-every steps and at the end, or null.</summary>
+    public string? EvalPath { get; init; }
+
+    /// <summary>Evaluate after every this many steps (0 = only at the end).</summary>
+    public int EvalEvery { get; init; }
+
+    /// <summary>Sampled responses per held-out prompt for pass@k (0 = greedy only).</summary>
+    public int EvalK { get; init; }
+
+    /// <summary>Folder for TensorBoard event files, or null.</summary>
+    public string? TensorBoardDirectory { get; init; }
+
     public const string Usage = "usage: --model DIR --prompts FILE.jsonl [--steps N] [--seed S] [--out DIR] [--checkpoint-every N] [--resume] "
         + "[--lr X] [--group N] [--prompts-per-step N] [--max-new-tokens N] [--temperature T] [--template TEXT] [--workers N] "
         + "[--tlt on|off] [--drafter FILE.safetensors] [--format REGEX] [--format-weight W] [--context N] "
-        + "[--overlong reject|truncate-left] [--bos auto|on|off]";
+        + "[--overlong reject|truncate-left] [--bos auto|on|off] [--eval FILE.jsonl] [--eval-every N] [--eval-k K] [--tensorboard DIR]";
 
     /// <summary>Reads flags; throws <see cref="ArgumentException"/> naming the flag.</summary>
     public static HfRlOptions Parse(IReadOnlyList<string> args)
@@ -102,6 +114,10 @@ internal sealed record HfRlOptions
                         var v => throw new ArgumentException($"--bos must be auto, on or off, not '{v}'."),
                     },
                 },
+                "--eval" => o with { EvalPath = Value() },
+                "--eval-every" => o with { EvalEvery = Int(flag, Value(), 1) },
+                "--eval-k" => o with { EvalK = Int(flag, Value(), 1) },
+                "--tensorboard" => o with { TensorBoardDirectory = Value() },
                 var unknown => throw new ArgumentException($"unknown option '{unknown}'; {Usage}"),
             };
         }
@@ -129,6 +145,10 @@ internal sealed record HfRlOptions
         Require(Context == 0 || Context > MaxNewTokens, "--context", Context, $"must exceed --max-new-tokens ({MaxNewTokens}) to leave room for a prompt");
         Require(!string.IsNullOrWhiteSpace(OutputDirectory), "--out", OutputDirectory, "must name a folder");
         Require(Tlt || DrafterPath is null, "--drafter", DrafterPath, "needs --tlt on (with TLT off nothing drafts)");
+        Require(EvalPath is null || !string.IsNullOrWhiteSpace(EvalPath), "--eval", EvalPath, "must name a JSONL file");
+        Require(EvalEvery >= 0 && (EvalEvery == 0 || EvalPath is not null), "--eval-every", EvalEvery, "needs --eval FILE.jsonl (and must be ≥ 1)");
+        Require(EvalK is >= 0 and <= 1024 && (EvalK == 0 || EvalPath is not null), "--eval-k", EvalK, "needs --eval FILE.jsonl (and must lie in [1, 1024])");
+        Require(TensorBoardDirectory is null || !string.IsNullOrWhiteSpace(TensorBoardDirectory), "--tensorboard", TensorBoardDirectory, "must name a folder");
         if (Template is not null)
         {
             try { _ = new PromptTemplate(Template); }

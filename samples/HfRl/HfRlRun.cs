@@ -3,11 +3,15 @@
 // online drafter training on idle compute; plain workers with --tlt off), then step RlTrainer with the
 // math reward (plus an optional format reward), one log line and one metrics line per step, a checkpoint
 // every --checkpoint-every steps and at the end. A resumed run continues from the latest checkpoint in
-// --out and drops metrics lines of steps after it (they are redone). Callable in-process (the tests do).
+// --out and drops metrics lines of steps after it (they are redone). With --eval the held-out file is
+// answered greedily (and --eval-k sampled times) every --eval-every steps and after the last, through the
+// stack's evaluation engine (speculative with TLT on); --tensorboard adds an event file beside the JSONL.
+// Callable in-process (the tests do).
 // Under MPI every rank runs this with its communicator: rank 0 alone logs and writes files (metrics,
 // checkpoints, the drafter); the others roll out their shard, train and wait for it.
 using System.Text.Json;
 using TltTrainer.Distributed;
+using TltTrainer.Evaluation;
 using TltTrainer.IO;
 using TltTrainer.Models;
 using TltTrainer.Rl;
@@ -46,6 +50,7 @@ internal static class HfRlRun
         options.Validate();
         HfRlInputs.CheckModelFolder(options.ModelDirectory);
         var prompts = HfRlInputs.ReadPrompts(options.PromptsPath);
+        var heldOut = options.EvalPath is null ? null : HfRlInputs.ReadPrompts(options.EvalPath, "--eval");
         if (options.DrafterPath is { } drafterPath && !File.Exists(drafterPath))
             throw new FileNotFoundException($"--drafter: file '{Path.GetFullPath(drafterPath)}' does not exist.", drafterPath);
         string checkpoints = Path.Combine(options.OutputDirectory, "checkpoints");
@@ -60,12 +65,15 @@ internal static class HfRlRun
         var template = options.Template is null ? PromptTemplate.Identity : new PromptTemplate(options.Template);
         int context = HfRlInputs.CheckLengths(prompts, tokenizer, template, options.PromptsPath, options.Context, options.MaxNewTokens,
             policy.Config.MaxPositions, options.Overlong);
+        if (heldOut is not null)
+            HfRlInputs.CheckLengths(heldOut, tokenizer, template, options.EvalPath!, context, options.MaxNewTokens, policy.Config.MaxPositions, options.Overlong);
         var stop = StopTokens(tokenizer, policy.Config);
         log.WriteLine($"Model {Path.GetFullPath(options.ModelDirectory)}: {policy.Config.ModelType}, {policy.parameters().Sum(p => p.numel()):N0} parameters, "
             + $"vocabulary {policy.Config.VocabSize} (tokenizer {tokenizer.VocabularySize}), context {context}, stop tokens [{string.Join(", ", stop)}]");
         if (stop.Count == 0) log.WriteLine("  warning: no EOS token in the tokenizer or config.json; every response runs to --max-new-tokens.");
         log.WriteLine($"Prompts {options.PromptsPath}: {prompts.Count}; TLT {(options.Tlt ? "on" : "off")}, {options.Workers} worker(s)"
-            + (ranks.Size > 1 ? $" on each of {ranks.Size} ranks ({ranks.Description})" : ""));
+            + (ranks.Size > 1 ? $" on each of {ranks.Size} ranks ({ranks.Description})" : "")
+            + (heldOut is null ? "" : $"; held-out {options.EvalPath}: {heldOut.Count}, evaluated " + (options.EvalEvery > 0 ? $"every {options.EvalEvery} steps and " : "") + "at the end"));
 
         using var startDrafter = !options.Tlt ? null
             : options.DrafterPath is null ? new EagleDraftModel(policy.Config, seed: (long)(options.Seed % long.MaxValue))
@@ -86,6 +94,12 @@ internal static class HfRlRun
             Tlt = stack.OnlineDrafter,
             Drafter = stack.TrainingDrafter,
             Communicator = ranks,
+            Evaluation = heldOut is null ? null : new EvaluationSchedule(new RolloutEvaluator(stack.EvaluationEngine, tokenizer,
+                heldOut.Select(e => new EvaluationExample(e.Prompt, e.Answer)).ToList(), new EvaluationOptions
+                {
+                    MaxNewTokens = options.MaxNewTokens, StopTokens = stop, Template = template, OverlongPrompts = options.Overlong,
+                    PassAtK = options.EvalK, Temperature = options.Temperature, Seed = options.Seed,
+                }, Rewards(options), IsCorrect), options.EvalEvery, options.Steps),
         };
 
         if (resumeFrom is not null)
@@ -98,6 +112,8 @@ internal static class HfRlRun
         string metricsPath = Path.Combine(options.OutputDirectory, "metrics.jsonl");
         if (writer) KeepMetricsBefore(metricsPath, startStep);
         using var sink = writer ? new JsonlMetricsSink(metricsPath) : null;
+        using var tensorBoard = writer && options.TensorBoardDirectory is { } tb ? new TensorBoardMetricsSink(tb) : null;
+        if (tensorBoard is not null) log.WriteLine($"TensorBoard: {tensorBoard.FilePath}");
 
         var done = new List<StepMetrics>();
         string? saved = resumeFrom;
@@ -109,6 +125,7 @@ internal static class HfRlRun
             {
                 var m = trainer.RunStep(cancellationToken);
                 sink?.Write(m);
+                tensorBoard?.Write(m);
                 done.Add(m);
                 log.WriteLine(Line(m, options.Tlt));
                 if (trainer.Step % options.CheckpointEvery == 0 || trainer.Step == options.Steps)
@@ -154,6 +171,8 @@ internal static class HfRlRun
         + $"accept {m.AcceptLength:F2}, {m.StepSeconds:F2}s (rollout {m.RolloutSeconds:F2}, reward {m.RewardSeconds:F2}, "
         + $"update {m.OldLogProbSeconds + m.UpdateSeconds:F2}{(m.DrafterCriticalSeconds is { } d ? $", drafter {d:F2}" : "")}), loss {m.Loss:F4}"
         + (tlt ? $", drafter v{m.DrafterVersion}, {m.DrafterSteps} idle steps" + (m.DrafterLoss is { } l ? $", drafter loss {l:F3}" : "") : "")
+        + (m.EvaluationSeconds is { } e ? $", held-out acc {m.ValidationAccuracy:F3} reward {m.ValidationReward:F3}"
+            + (m.ValidationPassAtK is { } pk ? $" pass@{m.ValidationK} {pk:F3}" : "") + $" ({e:F2}s, not in the step time)" : "")
         + (m.Ranks is { } n ? $", {n} ranks (comm {m.CommunicationSeconds:F2}s" + (m.RankWaitSeconds is { } w ? $", rank 0 waited {w:F2}s for the others and trained {m.RankWaitDrafterSteps} drafter steps meanwhile" : "") + ")" : "");
 
     // Lines of steps at or after the start step belong to a run that is being redone (or replaced): drop them.

@@ -52,6 +52,7 @@ return RankFailure.RunOrAbort(ranks, () =>
         if (writer) Console.WriteLine(jobs.Count == 2 ? "RL with TLT off and on, step by step (the order alternates each step):" : $"RL with TLT {jobs[0].Name}:");
         StepDisplay.Run(jobs, options.Steps, writer && options.Live, cancel.Token, quiet: !writer);
         if (writer) foreach (var line in jobs[^1].ShowAnswers(options.Seed)) Console.WriteLine($"  {line}");
+        if (writer) foreach (var job in jobs) foreach (var line in job.HeldOutLines()) Console.WriteLine($"  held-out, TLT {job.Name}: {line}");
     }
     catch (ArgumentException e) when (ranks.Size == 1)
     {

@@ -24,8 +24,17 @@ internal sealed record QuickstartOptions
     /// <summary>Live progress display (off when the output is redirected, or with --plain).</summary>
     public bool Live { get; init; } = !Console.IsOutputRedirected;
 
+    /// <summary>Held-out chains evaluated greedily at the end (and every --eval-every steps), by term bucket; 0 = no evaluation.</summary>
+    public int EvalPrompts { get; init; } = 64;
+
+    /// <summary>Evaluate after every this many steps too (0 = only at the end).</summary>
+    public int EvalEvery { get; init; }
+
+    /// <summary>Folder for TensorBoard event files (one subfolder per run: on, off), or null.</summary>
+    [JsonPropertyName("tensorboard_directory")] public string? TensorBoardDirectory { get; init; }
+
     private const string Usage = "valid: --config FILE, --steps N, --seed S, --out DIR, --json FILE, --tlt on|off, --compare, --lr X, "
-        + "--prompts N, --group N, --max-new-tokens N, --temperature T, --workers N, --plain.";
+        + "--prompts N, --group N, --max-new-tokens N, --temperature T, --workers N, --plain, --eval-prompts N, --eval-every N, --tensorboard DIR.";
 
     private static readonly JsonSerializerOptions ConfigJson = new()
     {
@@ -64,6 +73,9 @@ internal sealed record QuickstartOptions
                 "--temperature" => o with { Temperature = PositiveDouble(flag, Value()) },
                 "--workers" => o with { Workers = PositiveInt(flag, Value()) },
                 "--plain" => o with { Live = false },
+                "--eval-prompts" => o with { EvalPrompts = NonNegativeInt(flag, Value()) },
+                "--eval-every" => o with { EvalEvery = PositiveInt(flag, Value()) },
+                "--tensorboard" => o with { TensorBoardDirectory = Value() },
                 var unknown => throw new ArgumentException($"unknown option '{unknown}'; {Usage}"),
             };
         }
@@ -99,10 +111,16 @@ internal sealed record QuickstartOptions
         Require(Temperature > 0 && double.IsFinite(Temperature), "temperature", Temperature, "must be a finite number > 0");
         Require(Workers >= 1, "workers", Workers, "must be ≥ 1");
         Require(!string.IsNullOrWhiteSpace(OutputDirectory), "output_directory", OutputDirectory, "must name a folder");
+        Require(EvalPrompts is >= 0 and <= 4096, "eval_prompts", EvalPrompts, "must lie in [0, 4096] (0 = no evaluation)");
+        Require(EvalEvery >= 0 && (EvalEvery == 0 || EvalPrompts > 0), "eval_every", EvalEvery, "must be ≥ 0 and needs eval_prompts > 0");
+        Require(TensorBoardDirectory is null || !string.IsNullOrWhiteSpace(TensorBoardDirectory), "tensorboard_directory", TensorBoardDirectory ?? "", "must name a folder");
         return this;
     }
 
     private static QuickstartOptions Skip(QuickstartOptions o, string _) => o;
+
+    private static int NonNegativeInt(string flag, string value) =>
+        int.TryParse(value, out var n) && n >= 0 ? n : throw new ArgumentException($"{flag} must be an integer ≥ 0, not '{value}'.");
 
     private static int PositiveInt(string flag, string value) =>
         int.TryParse(value, out var n) && n > 0 ? n : throw new ArgumentException($"{flag} must be a positive integer, not '{value}'.");

@@ -1,4 +1,5 @@
 using TltTrainer.Distributed;
+using TltTrainer.Evaluation;
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
@@ -10,13 +11,16 @@ namespace Quickstart;
 
 /// <summary>
 /// One RL run on the embedded task, TLT on or off: its own copy of the policy, its rollout stack and
-/// trainer, stepped from outside so that a comparison can interleave the two runs step by step.
+/// trainer, stepped from outside so that a comparison can interleave the two runs step by step. Held-out
+/// chains (drawn with another seed, none of the training prompts) are evaluated greedily by term bucket
+/// at the end and every --eval-every steps, through the stack's evaluation engine.
 /// </summary>
 internal sealed class QuickstartRun : IDisposable
 {
     private readonly CausalLM _policy;
     private readonly TltRollout _stack;
     private readonly JsonlMetricsSink? _sink;
+    private readonly TensorBoardMetricsSink? _tensorBoard;
     private readonly RlTrainer _trainer;
 
     public QuickstartRun(EmbeddedTarget target, EagleDraftModel warmDrafter, QuickstartOptions options, bool tlt, ICommunicator ranks)
@@ -39,19 +43,26 @@ internal sealed class QuickstartRun : IDisposable
         {
             Directory.CreateDirectory(options.OutputDirectory);
             _sink = new JsonlMetricsSink(Path.Combine(options.OutputDirectory, $"metrics-{Name}.jsonl"));   // rank 0 alone writes
+            if (options.TensorBoardDirectory is { } board) _tensorBoard = new TensorBoardMetricsSink(Path.Combine(board, Name));
         }
-        _trainer = new RlTrainer(_policy, tokenizer, _stack.Rollout,
-            new RewardComposer(new[] { new WeightedReward(new ExactAnswerReward(ChainArithmeticTask.ExtractAnswer)) }),
-            new PromptSampler(prompts, options.Seed), new RlTrainerOptions
+        var rewards = new RewardComposer(new[] { new WeightedReward(new ExactAnswerReward(ChainArithmeticTask.ExtractAnswer)) });
+        var trainPrompts = prompts.Select(p => p.Prompt).ToHashSet();
+        var heldOut = options.EvalPrompts == 0 ? new List<TaskExample>()
+            : new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed + 0x5EED }).Sample(4 * options.EvalPrompts + 64)
+                .Where(e => !trainPrompts.Contains(e.Prompt)).Take(options.EvalPrompts).OrderBy(e => e.Terms).ToList();   // buckets in term order
+        _trainer = new RlTrainer(_policy, tokenizer, _stack.Rollout, rewards, new PromptSampler(prompts, options.Seed), new RlTrainerOptions
             {
                 PromptsPerStep = options.PromptsPerStep, GroupSize = options.GroupSize, MicroBatchSize = 32, LearningRate = options.LearningRate, Seed = options.Seed,
                 Sampling = new SamplingOptions { Temperature = options.Temperature, MaxNewTokens = options.MaxNewTokens, StopTokens = stop },
-            }, sink: _sink)
+            }, sink: _sink is null ? null : new CompositeMetricsSink(new IMetricsSink?[] { _sink, _tensorBoard }.OfType<IMetricsSink>().ToList()))
         {
             AccuracyCheck = (response, answer) => answer is not null && ChainArithmeticTask.IsCorrect(response, answer),
             Tlt = _stack.OnlineDrafter,
             Drafter = _stack.TrainingDrafter,
             Communicator = ranks,
+            Evaluation = heldOut.Count == 0 ? null : new EvaluationSchedule(new RolloutEvaluator(_stack.EvaluationEngine, tokenizer,
+                TaskEvaluator.AsEvaluationExamples(heldOut), new EvaluationOptions { MaxNewTokens = options.MaxNewTokens, StopTokens = stop }, rewards,
+                (response, answer) => answer is not null && ChainArithmeticTask.IsCorrect(response, answer)), options.EvalEvery, options.Steps),
         };
     }
 
@@ -72,6 +83,14 @@ internal sealed class QuickstartRun : IDisposable
         return m;
     }
 
+    /// <summary>The last held-out evaluation by term bucket, one line each (none when nothing was evaluated).</summary>
+    public IEnumerable<string> HeldOutLines()
+    {
+        if (Steps.LastOrDefault(m => m.ValidationBucketAccuracy is not null) is not { } last) yield break;
+        foreach (var (bucket, accuracy) in last.ValidationBucketAccuracy!) yield return $"{bucket}: {accuracy:P0}";
+        yield return $"all: {last.ValidationAccuracy:P0} (after step {last.Step}, {last.EvaluationSeconds:F1} s, not in the step time)";
+    }
+
     /// <summary>What the trained policy writes (greedy) for a few fresh prompts.</summary>
     public IEnumerable<string> ShowAnswers(ulong seed)
     {
@@ -87,6 +106,7 @@ internal sealed class QuickstartRun : IDisposable
     {
         _trainer.Dispose();
         _sink?.Dispose();
+        _tensorBoard?.Dispose();
         _stack.Dispose();
         _policy.Dispose();
     }

@@ -19,6 +19,7 @@ internal static class ResultsTable
         Row("rollout share", s => $"{100 * s.RolloutShare:F1}%");
         Row("mean accepted length", s => $"{s.AcceptLengthMean:F2}");
         Row("idle time used for drafter", s => s.IdleUsedFraction is { } f ? $"{100 * f:F1}%" : "-");
+        Row("held-out accuracy (last evaluation)", s => s.ValidationAccuracyLast is { } a ? $"{a:F3}" : "-");
         AnsiConsole.Write(table);
         if (report.Comparison is { } c)
             AnsiConsole.MarkupLine($"End-to-end step speedup TLT on vs off: [bold]{c.SpeedupEndToEnd:F2}x[/] (rollout {c.RolloutSpeedup:F2}x), largest reward gap {c.RewardCurveGap:F3}");

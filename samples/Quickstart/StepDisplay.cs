@@ -61,7 +61,8 @@ internal static class StepDisplay
     private static string Summary(StepMetrics m, bool tlt) =>
         $"step {m.Step,3}: reward {m.RewardMean:F3}, acc {m.Accuracy:F3}, len p50/max {m.ResponseLengthP50:F0}/{m.ResponseLengthMax}, "
         + $"accept {m.AcceptLength:F2}, {m.StepSeconds:F2}s (rollout {m.RolloutSeconds:F2}, update {m.UpdateSeconds:F2})"
-        + (tlt ? $", drafter v{m.DrafterVersion}, {m.DrafterSteps} idle steps" : "");
+        + (tlt ? $", drafter v{m.DrafterVersion}, {m.DrafterSteps} idle steps" : "")
+        + (m.EvaluationSeconds is { } e ? $", held-out acc {m.ValidationAccuracy:F3} ({e:F1}s)" : "");
 
     private sealed class LiveProgress(ProgressTask task, string run) : IProgress<RlProgress>
     {

@@ -24,6 +24,7 @@ internal static class ReportCharts
         StepTimeBreakdown(runs, width, height),
         AcceptAndDrafterVersion(runs, width, height),
         IdleTime(runs, width, height),
+        ValidationChart.Draw(runs, width, height),
     };
 
     private static ReportChart RewardAndAccuracy(IReadOnlyList<ReportRun> runs, int width, int height)
@@ -152,7 +153,9 @@ internal static class ReportCharts
         return Done(file, title, plot, width, height);
     }
 
-    private static void Label(Plot plot, string title, string x, string y)
+    internal static Color ColorOf(int index) => Palette[index % Palette.Length];
+
+    internal static void Label(Plot plot, string title, string x, string y)
     {
         plot.Axes.Bottom.TickGenerator = plot.Axes.Bottom.TickGenerator is ScottPlot.TickGenerators.NumericManual manual
             ? manual : new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = x == "RL step" };
@@ -162,6 +165,6 @@ internal static class ReportCharts
         plot.ShowLegend(Alignment.UpperRight);
     }
 
-    private static ReportChart Done(string file, string title, Plot plot, int width, int height) =>
+    internal static ReportChart Done(string file, string title, Plot plot, int width, int height) =>
         new(file, title, plot.GetImageBytes(width, height, ImageFormat.Png), null);
 }

@@ -24,6 +24,9 @@ internal static class ReportMarkdown
         Row("mean accepted length", s => F(s.AcceptLengthMean, 2));
         Row("idle worker time used for drafter training", s => s.IdleUsedFraction is { } f ? Pct(f) : "–");
         Row("drafter work on the critical path", s => s.DrafterCriticalPathShare is { } f ? Pct(f) : "–");
+        Row("held-out accuracy, last evaluation", s => s.ValidationAccuracyLast is { } a ? F(a, 3) : "–");
+        Row("held-out reward, last evaluation", s => s.ValidationRewardLast is { } r ? F(r, 3) : "–");
+        Row("evaluation time, total (s; not in the step time)", s => s.EvaluationSeconds is { } e ? F(e, 1) : "–");
         md.AppendLine();
         if (stats.Any(s => s.WarmupStepsExcluded > 0))
             md.AppendLine("Step and rollout times leave out each run's first step (one-off warm-up).").AppendLine();

@@ -46,11 +46,20 @@ public sealed record RunStatistics
     /// <summary>Mean accepted length over steps (1 without speculation).</summary>
     public double AcceptLengthMean { get; init; }
 
-    /// <summary>Share of idle worker-seconds used for drafter training, or null without online training.</summary>
+    /// <summary>Share of idle worker-seconds used for drafter training, in [0, 1], or null without online training.</summary>
     public double? IdleUsedFraction { get; init; }
 
     /// <summary>Drafter work on the step's own thread as a share of step time, or null without online training.</summary>
     public double? DrafterCriticalPathShare { get; init; }
+
+    /// <summary>Greedy held-out accuracy and mean reward of the last evaluation, or null without one.</summary>
+    public double? ValidationAccuracyLast { get; init; }
+
+    /// <inheritdoc cref="ValidationAccuracyLast"/>
+    public double? ValidationRewardLast { get; init; }
+
+    /// <summary>Seconds spent in held-out evaluations (not part of the step times), or null without any.</summary>
+    public double? EvaluationSeconds { get; init; }
 
     /// <summary>Computes the statistics of <paramref name="run"/>.</summary>
     public static RunStatistics Of(ReportRun run)
@@ -60,6 +69,7 @@ public sealed record RunStatistics
         var timed = steps.Skip(skip).ToList();
         bool online = steps.Any(s => s.IdleWorkerSeconds is not null);
         double idle = steps.Sum(s => s.IdleWorkerSeconds ?? 0);
+        var evaluated = steps.Where(s => s.EvaluationSeconds is not null).ToList();
         return new RunStatistics
         {
             Name = run.Name,
@@ -74,8 +84,11 @@ public sealed record RunStatistics
             RolloutTimeMean = timed.Average(s => s.RolloutSeconds),
             RolloutShare = timed.Sum(s => s.RolloutSeconds) / Math.Max(timed.Sum(s => s.StepSeconds), 1e-12),
             AcceptLengthMean = steps.Average(s => s.AcceptLength),
-            IdleUsedFraction = !online ? null : idle > 0 ? steps.Sum(s => s.DrafterTrainSeconds ?? 0) / idle : 0,
+            IdleUsedFraction = !online ? null : idle > 0 ? Math.Min(1, steps.Sum(s => s.DrafterTrainSeconds ?? 0) / idle) : 0,   // ≤ 1 by construction (IdleComputeScheduler); the clamp absorbs rounding
             DrafterCriticalPathShare = !online ? null : steps.Sum(s => s.DrafterCriticalSeconds ?? 0) / Math.Max(steps.Sum(s => s.StepSeconds), 1e-12),
+            ValidationAccuracyLast = evaluated.LastOrDefault(s => s.ValidationAccuracy is not null)?.ValidationAccuracy,
+            ValidationRewardLast = evaluated.LastOrDefault(s => s.ValidationReward is not null)?.ValidationReward,
+            EvaluationSeconds = evaluated.Count == 0 ? null : evaluated.Sum(s => s.EvaluationSeconds!.Value),
         };
     }
 
@@ -95,6 +108,9 @@ public sealed record RunStatistics
         ["accept_len_mean"] = Math.Round(AcceptLengthMean, 3),
         ["idle_used_fraction"] = IdleUsedFraction is { } i ? Math.Round(i, 4) : null,
         ["drafter_critical_path_share"] = DrafterCriticalPathShare is { } d ? Math.Round(d, 4) : null,
+        ["val_accuracy_last"] = ValidationAccuracyLast is { } va ? Math.Round(va, 4) : null,
+        ["val_reward_last"] = ValidationRewardLast is { } vr ? Math.Round(vr, 4) : null,
+        ["eval_time_total_s"] = EvaluationSeconds is { } e ? Math.Round(e, 3) : null,
     };
 }
 

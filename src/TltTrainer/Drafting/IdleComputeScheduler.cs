@@ -8,6 +8,12 @@
 // starts, not merely until an idle worker's bookkeeping ends. Stopping is cooperative, between steps, so
 // a reclaimed worker is back within one training step; BeginUpdate waits for the lane, so no drafter
 // training ever overlaps the policy update. Time is read from an injected TimeProvider (tests use a fake).
+// Accounting: a training step is charged only the worker-seconds during which the workers it borrowed
+// were actually idle (from the step's start until the step ends or the worker is reclaimed, whichever
+// comes first), so the training worker-seconds are a subset of the idle worker-seconds and their share
+// lies in [0, 1]. Before, a step that outlived its idle interval (the rollout reclaiming the worker, or
+// the update starting) was charged whole, and with one worker the share read up to 20x. Idle reports
+// outside a rollout phase (e.g. an evaluation on the same workers) are ignored.
 namespace TltTrainer.Drafting;
 
 /// <summary>One bounded drafter-training step run on idle compute.</summary>
@@ -19,14 +25,15 @@ public interface IIdleTrainingStep
 
 /// <summary>Totals of one rollout phase.</summary>
 /// <param name="IdleWorkerSeconds">Σ over workers of time reported idle.</param>
-/// <param name="TrainingWorkerSeconds">Σ over training steps of duration × idle workers whose threads they used.</param>
+/// <param name="TrainingWorkerSeconds">Σ over training steps and the idle workers whose threads they used, of the time the step ran while
+/// that worker was idle (a step that outlives its idle interval is charged only its part inside it); never more than <paramref name="IdleWorkerSeconds"/>.</param>
 /// <param name="Steps">Training steps run.</param>
 /// <param name="MaxHandBackSeconds">Longest time from a worker being reclaimed to the step using it ending.</param>
 /// <param name="Failure">The error of a training step that threw in this phase (training then paused until the next rollout), or null.</param>
 public sealed record IdleComputeStats(double IdleWorkerSeconds, double TrainingWorkerSeconds, int Steps, double MaxHandBackSeconds, string? Failure = null)
 {
-    /// <summary>Share of idle worker time spent training.</summary>
-    public double UsedFraction => IdleWorkerSeconds <= 0 ? 0 : Math.Min(1, TrainingWorkerSeconds / IdleWorkerSeconds);
+    /// <summary>Share of idle worker time spent training, in [0, 1] (the clamp only absorbs floating-point rounding).</summary>
+    public double UsedFraction => IdleWorkerSeconds <= 0 ? 0 : Math.Clamp(TrainingWorkerSeconds / IdleWorkerSeconds, 0, 1);
 }
 
 /// <summary>Schedules drafter training on idle rollout workers.</summary>
@@ -36,6 +43,9 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
     private readonly TimeProvider _clock;
     private readonly object _gate = new();
     private readonly long?[] _idleSince;
+    private readonly bool[] _lent;                 // workers whose threads the running step uses and that are still idle
+    private long _stepStart;
+    private double _stepSeconds;                   // lent worker-seconds of the running step already closed (workers reclaimed mid-step)
     private readonly Thread _lane;
     private bool _rollout, _disposed, _training;
     private CancellationTokenSource _stop = new();
@@ -51,6 +61,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
         _step = step;
         _clock = clock ?? TimeProvider.System;
         _idleSince = new long?[workers];
+        _lent = new bool[workers];
         _lane = new Thread(Lane) { IsBackground = true, Name = "tlt-idle-drafter-training" };
         _lane.Start();
     }
@@ -58,12 +69,13 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
     /// <summary>Whether a training step is running now.</summary>
     public bool IsTraining { get { lock (_gate) return _training; } }
 
-    /// <summary>Starts a rollout phase: training is allowed on idle workers. Resets the phase totals.</summary>
+    /// <summary>Starts a rollout phase: training is allowed on idle workers. Resets the phase totals; every worker starts busy.</summary>
     public void BeginRollout()
     {
         lock (_gate)
         {
             _rollout = true;
+            Array.Clear(_idleSince);
             _idleSeconds = _trainingSeconds = _maxHandBack = 0;
             _steps = 0;
             _failure = null;
@@ -72,11 +84,12 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
         }
     }
 
-    /// <summary>Worker <paramref name="worker"/> has nothing to do (its share finished, or its batch stays small).</summary>
+    /// <summary>Worker <paramref name="worker"/> has nothing to do (its share finished, or its batch stays small). Ignored outside a rollout phase.</summary>
     public void ReportIdle(int worker)
     {
         lock (_gate)
         {
+            if (!_rollout) return;
             _idleSince[worker] ??= _clock.GetTimestamp();
             Monitor.PulseAll(_gate);
         }
@@ -112,7 +125,13 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
         long now = _clock.GetTimestamp();
         _idleSeconds += _clock.GetElapsedTime(since, now).TotalSeconds;
         _idleSince[worker] = null;
-        if (_training) _reclaimedAt.Add(now);
+        if (!_training) return;
+        _reclaimedAt.Add(now);
+        if (_lent[worker])
+        {
+            _stepSeconds += _clock.GetElapsedTime(_stepStart, now).TotalSeconds;   // the step had this worker only until now
+            _lent[worker] = false;
+        }
     }
 
     private int IdleCount() => _idleSince.Count(s => s is not null);
@@ -130,8 +149,10 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
                 threads = IdleCount();
                 token = _stop.Token;
                 _training = true;
+                for (int w = 0; w < _lent.Length; w++) _lent[w] = _idleSince[w] is not null;
+                _stepStart = _clock.GetTimestamp();
+                _stepSeconds = 0;
             }
-            long start = _clock.GetTimestamp();
             bool trained = false;
             try { trained = !token.IsCancellationRequested && _step.Run(threads, token); }
             catch (OperationCanceledException) when (token.IsCancellationRequested) { }
@@ -144,9 +165,14 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
             lock (_gate)
             {
                 long end = _clock.GetTimestamp();
+                for (int w = 0; w < _lent.Length; w++)
+                {
+                    if (_lent[w]) _stepSeconds += _clock.GetElapsedTime(_stepStart, end).TotalSeconds;
+                    _lent[w] = false;
+                }
                 if (trained)
                 {
-                    _trainingSeconds += _clock.GetElapsedTime(start, end).TotalSeconds * threads;
+                    _trainingSeconds += _stepSeconds;
                     _steps++;
                 }
                 foreach (var at in _reclaimedAt) _maxHandBack = Math.Max(_maxHandBack, _clock.GetElapsedTime(at, end).TotalSeconds);

@@ -9,6 +9,7 @@
 //     of ranks; every rank reads the same folder (a shared file system, or a copy on each host).
 // With one rank every collective is the identity and the trainer behaves exactly as before.
 using TltTrainer.Distributed;
+using TltTrainer.Telemetry;
 
 namespace TltTrainer.Rl;
 
@@ -53,13 +54,13 @@ public sealed partial class RlTrainer
     }
 
     /// <summary>The step's per-sequence values and rollout totals over all ranks (this rank's alone in a single process).</summary>
-    private (double[] Rewards, int[] Lengths, int Accurate, RolloutTotals Totals, int Dropped, double Gap) GlobalView(
+    private (double[] Rewards, int[] Lengths, int Accurate, RolloutTotals Totals, int Dropped, double Gap, ResponseOutcomes Outcomes) GlobalView(
         CollectedBatch collected, RolloutTotals rollout, IReadOnlyList<(string Response, string? Answer)> texts, double gap)
     {
         var batch = collected.Batch;
         int accurate = AccuracyCheck is null ? 0 : texts.Count(t => AccuracyCheck(t.Response, t.Answer));
         var lengths = batch.Responses.Select(r => r.Length).ToArray();
-        if (_communicator.Size == 1) return (batch.Rewards, lengths, accurate, rollout, collected.GroupsDropped, gap);
+        if (_communicator.Size == 1) return (batch.Rewards, lengths, accurate, rollout, collected.GroupsDropped, gap, collected.Outcomes);
 
         var rewards = _communicator.AllGatherVariable<double>(batch.Rewards).SelectMany(r => r).ToArray();
         var allLengths = _communicator.AllGatherVariable<int>(lengths).SelectMany(l => l).ToArray();
@@ -84,6 +85,23 @@ public sealed partial class RlTrainer
             ArmChoices = arms, DrafterFailures = failures,
         };
         // Dropped groups are already global (counted from the shared keep/drop decisions).
-        return (rewards, allLengths, (int)sums[0], totals, collected.GroupsDropped, maxima[2]);
+        return (rewards, allLengths, (int)sums[0], totals, collected.GroupsDropped, maxima[2], GlobalOutcomes(collected.Outcomes, allLengths));
+    }
+
+    /// <summary>The response outcomes of every rank, in rank order (as the gathered lengths).</summary>
+    private ResponseOutcomes GlobalOutcomes(ResponseOutcomes mine, int[] allLengths)
+    {
+        int width = mine.RewardNames.Count;
+        var stopped = _communicator.AllGatherVariable<int>(mine.Stopped.Select(s => s ? 1 : 0).ToArray()).SelectMany(s => s).Select(s => s == 1).ToArray();
+        var flat = _communicator.AllGatherVariable<double>(mine.RewardScores.SelectMany(r => r).ToArray()).SelectMany(s => s).ToArray();
+        var rows = Enumerable.Range(0, flat.Length / width).Select(i => flat.AsSpan(i * width, width).ToArray()).ToArray();
+        var accept = _communicator.AllGatherVariable<double>(mine.AcceptLengths?.ToArray() ?? Enumerable.Repeat(1.0, mine.Lengths.Count).ToArray())
+            .SelectMany(a => a).ToArray();
+        Span<int> counts = [mine.Groups, mine.FlatGroups, mine.AcceptLengths is null ? 0 : 1];
+        _communicator.AllReduce(counts);
+        return mine with
+        {
+            Lengths = allLengths, Stopped = stopped, RewardScores = rows, Groups = counts[0], FlatGroups = counts[1], AcceptLengths = counts[2] > 0 ? accept : null,
+        };
     }
 }

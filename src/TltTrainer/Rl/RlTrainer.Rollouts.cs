@@ -9,7 +9,7 @@ namespace TltTrainer.Rl;
 public sealed partial class RlTrainer
 {
     /// <summary>The step's data plus what the metrics need.</summary>
-    private sealed record CollectedBatch(RlBatch Batch, IReadOnlyList<float[]> RolloutLogProbs, int GroupsDropped);
+    private sealed record CollectedBatch(RlBatch Batch, IReadOnlyList<float[]> RolloutLogProbs, int GroupsDropped, ResponseOutcomes Outcomes);
 
     private sealed record RolloutTotals(double RolloutSeconds, double RewardSeconds, long Tokens, double AcceptSum, int AcceptCount,
         Dictionary<string, long> ArmChoices, List<string> DrafterFailures);
@@ -23,6 +23,11 @@ public sealed partial class RlTrainer
         var groups = new List<long>();
         var logProbs = new List<float[]>();
         var texts = new List<(string, string?)>();
+        var stopped = new List<bool>();
+        var scoreRows = new List<double[]>();
+        var acceptLengths = new List<double>();
+        bool drafted = false;
+        int groupsScored = 0, flatGroups = 0;
         double rolloutSeconds = 0, rewardSeconds = 0, acceptSum = 0;
         long tokens = 0;
         int dropped = 0, acceptCount = 0, keptGroups = 0;
@@ -63,7 +68,7 @@ public sealed partial class RlTrainer
             var decoded = result.Trajectories.Select(t => _tokenizer.Decode(t.ResponseTokens, skipSpecialTokens: true)).ToList();
             var inputs = result.Trajectories.Select((t, i) => new RewardInput(t.RequestId, examples[first + i / _options.GroupSize].Prompt, decoded[i],
                 examples[first + i / _options.GroupSize].Answer)).ToList();
-            var (totals, _) = _rewards.Score(inputs);
+            var (totals, scores) = _rewards.Score(inputs);
             rewardSeconds += clock.Elapsed.TotalSeconds;
 
             int keptBefore = keptGroups, droppedBefore = dropped;
@@ -72,6 +77,8 @@ public sealed partial class RlTrainer
                 var members = Enumerable.Range((p - first) * _options.GroupSize, _options.GroupSize).ToArray();
                 bool flat = members.All(i => totals[i] == totals[members[0]]);
                 bool lastChance = round == (_options.DynamicSampling ? _options.MaxRefillRounds : 0);
+                groupsScored++;
+                if (flat) flatGroups++;
                 if (_options.DynamicSampling && flat && _options.GroupSize > 1 && !(lastChance && keptGroups == 0 && p == examples.Count - 1))
                 {
                     dropped++;
@@ -87,6 +94,10 @@ public sealed partial class RlTrainer
                     groups.Add(t.GroupId);
                     logProbs.Add(t.LogProbs);
                     texts.Add((decoded[i], examples[p].Answer));
+                    stopped.Add(t.Finish == FinishReason.Stop);
+                    scoreRows.Add(scores[i]);
+                    acceptLengths.Add(t.VerifyRounds > 0 ? t.ResponseTokens.Length / (double)t.VerifyRounds : 1);
+                    drafted |= t.DraftedTokens > 0;
                 }
             }
             if (_communicator.Size > 1)
@@ -99,16 +110,18 @@ public sealed partial class RlTrainer
         }
         var advantages = _options.Advantage.Compute(rewards, groups);
         var batch = new RlBatch(prompts, responses, rewards.ToArray(), advantages, groups.ToArray());
-        return (new CollectedBatch(batch, logProbs, dropped), new RolloutTotals(rolloutSeconds, rewardSeconds, tokens, acceptSum, acceptCount, arms, failures), texts);
+        var outcomes = new ResponseOutcomes(responses.Select(r => r.Length).ToArray(), stopped, _rewards.Names, scoreRows, groupsScored, flatGroups,
+            drafted ? acceptLengths : null);
+        return (new CollectedBatch(batch, logProbs, dropped, outcomes), new RolloutTotals(rolloutSeconds, rewardSeconds, tokens, acceptSum, acceptCount, arms, failures), texts);
     }
 
-    private StepMetrics Metrics((double[] Rewards, int[] Lengths, int Accurate, RolloutTotals Totals, int Dropped, double Gap) view,
+    private StepMetrics Metrics((double[] Rewards, int[] Lengths, int Accurate, RolloutTotals Totals, int Dropped, double Gap, ResponseOutcomes Outcomes) view,
         double oldSeconds, double updateSeconds, UpdateStats stats, double stepSeconds)
     {
-        var (rewards, unsorted, accurate, rollout, groupsDropped, gap) = view;
+        var (rewards, unsorted, accurate, rollout, groupsDropped, gap, outcomes) = view;
         var lengths = unsorted.OrderBy(x => x).ToArray();
         double mean = rewards.Average();
-        return new StepMetrics
+        return ResponseStatistics.Apply(new StepMetrics
         {
             Step = Step,
             RewardMean = mean,
@@ -137,7 +150,7 @@ public sealed partial class RlTrainer
             GradNorm = stats.GradNorm,
             LearningRate = stats.LearningRate,
             SkippedSteps = stats.SkippedSteps,
-        };
+        }, outcomes);
     }
 
     private static double Percentile(int[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Floor(q * (sorted.Length - 1) + 0.5))];

@@ -124,6 +124,7 @@ public sealed partial class RlTrainer : IDisposable
             };
             if (tlt.Idle.Failure is not null) LogIdleFailure(_logger, Step, tlt.Idle.Failure);
         }
+        metrics = EvaluateIfDue(metrics, cancellationToken);             // after the step's timing: never counted as rollout
         if (_communicator.Rank == 0) _sink?.Write(metrics);
         LogStep(_logger, Step, metrics.RewardMean, metrics.StepSeconds);
         Step++;

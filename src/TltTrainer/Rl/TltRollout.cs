@@ -3,7 +3,9 @@
 // bucket by measured throughput) serving the newest published drafter; the workers' hidden states feed one
 // buffer; idle workers train one drafter copy and publish it. With TLT off the same workers decode plainly,
 // so an off/on comparison differs only in what TLT adds. Pass Rollout, OnlineDrafter and TrainingDrafter
-// to RlTrainer (engine, Tlt, Drafter).
+// to RlTrainer (engine, Tlt, Drafter). EvaluationEngine is one more engine over the policy for held-out
+// evaluation: it speculates with an EAGLE chain serving the newest published drafter (plain with TLT off)
+// and feeds neither the hidden-state buffer nor the idle scheduler.
 using TltTrainer.Drafting;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
@@ -73,9 +75,10 @@ public sealed class TltRollout : IDisposable
 {
     private readonly List<IDisposable> _owned = new();
 
-    private TltRollout(ParallelRollout rollout, IReadOnlyList<AdaptiveSpeculation> adaptive, OnlineDrafter? online, EagleDraftModel? training)
+    private TltRollout(ParallelRollout rollout, RolloutEngine evaluation, IReadOnlyList<AdaptiveSpeculation> adaptive, OnlineDrafter? online, EagleDraftModel? training)
     {
         Rollout = rollout;
+        EvaluationEngine = evaluation;
         Adaptive = adaptive;
         OnlineDrafter = online;
         TrainingDrafter = training;
@@ -83,6 +86,13 @@ public sealed class TltRollout : IDisposable
 
     /// <summary>The rollout generator to give <see cref="RlTrainer"/>.</summary>
     public ParallelRollout Rollout { get; }
+
+    /// <summary>
+    /// An engine over the policy for held-out evaluation (<see cref="Evaluation.RolloutEvaluator"/>): with TLT on it speculates with an
+    /// EAGLE chain serving the newest published drafter (greedy output equals plain greedy decoding), with TLT off it decodes plainly.
+    /// It never feeds the hidden-state buffer or the idle scheduler. Owned by this stack.
+    /// </summary>
+    public RolloutEngine EvaluationEngine { get; }
 
     /// <summary>The online drafter hooks for <see cref="RlTrainer.Tlt"/>, or null with TLT off.</summary>
     public OnlineDrafter? OnlineDrafter { get; }
@@ -106,7 +116,7 @@ public sealed class TltRollout : IDisposable
         {
             var plain = Enumerable.Range(0, o.Workers).Select(_ => new RolloutEngine(policy, engineOptions)).ToList();
             var plainRollout = new ParallelRollout(plain, threads);
-            var off = new TltRollout(plainRollout, Array.Empty<AdaptiveSpeculation>(), null, null);
+            var off = new TltRollout(plainRollout, new RolloutEngine(policy, engineOptions), Array.Empty<AdaptiveSpeculation>(), null, null);
             off._owned.Add(plainRollout);
             return off;
         }
@@ -139,7 +149,12 @@ public sealed class TltRollout : IDisposable
                 engines.Add(new RolloutEngine(policy, engineOptions with { Adaptive = a, HiddenStateSink = buffer }));
             }
             var rollout = Track(owned, new ParallelRollout(engines, threads) { IdleListener = scheduler });
-            var result = new TltRollout(rollout, adaptive, new OnlineDrafter(buffer, scheduler, online), training);
+            var evaluationDrafter = Track(owned, new EagleDrafter(policy, Track(owned, Copy(drafter, policy)), publisher));
+            var evaluation = new RolloutEngine(policy, engineOptions with
+            {
+                Drafter = evaluationDrafter, Strategy = SpecStrategy.ChainOf(o.EagleDepth, sample: false), SpeculateAtOrBelowBatch = o.SpeculateAtOrBelowBatch,
+            });
+            var result = new TltRollout(rollout, evaluation, adaptive, new OnlineDrafter(buffer, scheduler, online), training);
             result._owned.AddRange(owned);
             return result;
         }

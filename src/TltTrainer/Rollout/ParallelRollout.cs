@@ -2,8 +2,8 @@
 // thread on a 2-core machine); on GPU, one engine per device. Requests are sharded by whole groups
 // (siblings stay together, so the n-gram drafter can read across them) and balanced by expected length
 // (longest-processing-time first). A worker whose share is finished reports itself idle to the idle
-// listener (the drafter-training scheduler) and stays idle for the rest of the rollout; the rollout
-// returns when every worker is done. A worker that throws cancels the others and its error is rethrown.
+// listener (the drafter-training scheduler) and stays idle for the rest of the rollout, until a further
+// Generate on the same workers reports it busy again; the rollout returns when every worker is done. A worker that throws cancels the others and its error is rethrown.
 // Each worker runs on its own long-lived thread (created at the first rollout, ended by Dispose): a new
 // thread per rollout paid libtorch's per-thread warm-up every RL step.
 using System.Diagnostics;
@@ -11,11 +11,14 @@ using TorchSharp;
 
 namespace TltTrainer.Rollout;
 
-/// <summary>Told when rollout workers become idle.</summary>
+/// <summary>Told when rollout workers become idle, and busy again.</summary>
 public interface IWorkerIdleListener
 {
     /// <summary>Worker <paramref name="worker"/> has nothing left to do.</summary>
     void ReportIdle(int worker);
+
+    /// <summary>Worker <paramref name="worker"/> starts work again (a further rollout round on the same workers). Default: nothing.</summary>
+    void ReportBusy(int worker) { }
 }
 
 /// <summary>Runs a rollout on several workers in parallel.</summary>
@@ -61,6 +64,7 @@ public sealed class ParallelRollout : IRolloutGenerator, IDisposable
         var jobs = Enumerable.Range(0, _workers.Count).Select(w => _threads[w].Run(() =>
         {
             var workerClock = Stopwatch.StartNew();
+            IdleListener?.ReportBusy(w);   // a worker idle since an earlier round (dynamic sampling) is needed again
             try
             {
                 var shard = shards[w].Select(i => requests[i]).ToList();

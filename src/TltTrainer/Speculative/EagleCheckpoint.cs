@@ -25,11 +25,16 @@ public static class EagleCheckpoint
     /// <param name="directory">The folder to create. It must be absent or empty unless <see cref="EagleExportOptions.Overwrite"/> is set.</param>
     /// <param name="options">Dtype, serving layout, overwrite; defaults when null.</param>
     /// <param name="embedding">
-    /// Optionally the target's token-embedding matrix <c>[V, H]</c>, written as <c>embed_tokens.weight</c>. Not needed by
-    /// SGLang, by vLLM without pipeline parallelism, or by the EAGLE reference code (all take the target's); vLLM with
-    /// pipeline parallelism loads it from the drafter's checkpoint.
+    /// The target's token-embedding matrix <c>[V, H]</c>, written as <c>embed_tokens.weight</c>: required with
+    /// <see cref="EagleExportOptions.PipelineParallel"/> (vLLM with more than one pipeline stage loads the drafter's own copy) and
+    /// refused without it. At one stage SGLang, vLLM and the EAGLE reference code take the target's embedding, and vLLM builds
+    /// that both flag a checkpoint's <c>embed_tokens</c> as the drafter's own and skip loading it would leave the drafter on an
+    /// unloaded embedding (docs/eagle-export.md, with the versions read).
     /// </param>
-    /// <exception cref="ArgumentException">Invalid options, or the drafter or embedding does not fit <paramref name="targetConfig"/>.</exception>
+    /// <exception cref="ArgumentException">
+    /// Invalid options; the drafter or embedding does not fit <paramref name="targetConfig"/>; an embedding without
+    /// <see cref="EagleExportOptions.PipelineParallel"/>, or that option without an embedding.
+    /// </exception>
     /// <exception cref="IOException">The folder exists and is not empty (and overwriting is off or it holds other files); nothing is changed.</exception>
     public static void Export(EagleDraftModel drafter, TransformerConfig targetConfig, string directory,
         EagleExportOptions? options = null, Tensor? embedding = null)
@@ -40,6 +45,13 @@ public static class EagleCheckpoint
         options = (options ?? new EagleExportOptions()).Validate();
         targetConfig.Validate("targetConfig");
         CheckDrafterFits(drafter.Config, targetConfig);
+        if (embedding is not null && !options.PipelineParallel)
+            throw new ArgumentException("embedding: an embed_tokens copy is written only for vLLM with pipeline parallelism (EagleExportOptions.PipelineParallel). "
+                + "At one pipeline stage every engine uses the target's embedding, and vLLM builds that mark a checkpoint's embed_tokens as the drafter's own "
+                + "while skipping its load would leave the drafter on an unloaded embedding (docs/eagle-export.md).", nameof(embedding));
+        if (embedding is null && options.PipelineParallel)
+            throw new ArgumentException("PipelineParallel = true needs the target's embedding (the embedding argument): with more than one pipeline stage "
+                + "vLLM loads the drafter's own embed_tokens copy from its checkpoint.", nameof(embedding));
         var specs = Layout.Tensors(targetConfig, options.Layout, embedding is not null);
         if (embedding is not null && !embedding.shape.SequenceEqual(specs.Single(s => s.Name == Layout.EmbeddingName).Shape))
             throw new ArgumentException($"embedding has shape {Shape(embedding.shape)}, expected [{targetConfig.VocabSize}, {targetConfig.HiddenSize}] (vocab_size, hidden_size).", nameof(embedding));

@@ -1,6 +1,7 @@
 // What an EAGLE checkpoint export may vary: the storage dtype, which serving engine's layout to write
 // (SGLang and vLLM read the same tensor names but disagree on the fc bias and the architecture name;
-// see docs/eagle-export.md), and whether an existing export may be replaced.
+// see docs/eagle-export.md), whether the target is served with pipeline parallelism (the one case that
+// needs an embedding copy), and whether an existing export may be replaced.
 using static TorchSharp.torch;
 
 namespace TltTrainer.Speculative;
@@ -36,6 +37,15 @@ public sealed record EagleExportOptions
     /// </summary>
     public bool Overwrite { get; init; }
 
+    /// <summary>
+    /// Whether vLLM serves the target with pipeline parallelism (more than one stage). Only then does the drafter need its own
+    /// copy of the target's embedding (pass it to <see cref="EagleCheckpoint.Export"/>), because it cannot share the target's;
+    /// and only then is one accepted: at one stage some vLLM versions mark a drafter whose checkpoint has <c>embed_tokens</c> as
+    /// owning its embedding yet skip loading it, leaving the drafter on an unloaded embedding (docs/eagle-export.md). vLLM layout
+    /// only (SGLang always uses the target's embedding). Default false.
+    /// </summary>
+    public bool PipelineParallel { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the field when invalid.</summary>
     public EagleExportOptions Validate()
     {
@@ -43,6 +53,8 @@ public sealed record EagleExportOptions
             throw new ArgumentException($"DType = {DType} is invalid: use Float32, BFloat16 or Float16.");
         if (!Enum.IsDefined(Layout))
             throw new ArgumentException($"Layout = {(int)Layout} is invalid: use {string.Join(" or ", Enum.GetNames<EagleServingLayout>())}.");
+        if (PipelineParallel && Layout != EagleServingLayout.Vllm)
+            throw new ArgumentException($"PipelineParallel = true is invalid with Layout = {Layout}: SGLang replaces the drafter's embedding with the target's, so no copy is read.");
         return this;
     }
 }

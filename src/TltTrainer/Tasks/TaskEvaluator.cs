@@ -1,6 +1,9 @@
 // Greedy exact-answer evaluation of a model on chain-arithmetic examples, reported per term-count
 // bucket (accuracy falls with chain length, so one number hides what RL should improve). Examples
-// are batched in order of length so that a batch's rows finish at about the same time.
+// are batched in order of length so that a batch's rows finish at about the same time. The same
+// buckets label held-out examples for the library's RolloutEvaluator (AsEvaluationExamples), which
+// evaluates through any rollout engine, speculative included, during an RL run.
+using TltTrainer.Evaluation;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
 
@@ -11,6 +14,27 @@ public static class TaskEvaluator
 {
     /// <summary>Default bucket upper bounds (inclusive): 2-6, 7-12, 13-24 and 25-64 terms.</summary>
     public static IReadOnlyList<int> DefaultBucketBounds { get; } = new[] { 6, 12, 24, ChainArithmeticOptions.TermLimit };
+
+    /// <summary>The bucket of a chain of <paramref name="terms"/> terms, e.g. <c>terms 2-6</c> (the label <see cref="TaskEvaluation"/> prints).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="terms"/> lies beyond the last bound.</exception>
+    public static string BucketName(int terms, IReadOnlyList<int>? bucketBounds = null)
+    {
+        bucketBounds ??= DefaultBucketBounds;
+        int lower = 2;
+        foreach (int upper in bucketBounds)
+        {
+            if (terms <= upper) return $"terms {lower}-{upper}";
+            lower = upper + 1;
+        }
+        throw new ArgumentOutOfRangeException(nameof(terms), terms, $"beyond the last bucket bound {bucketBounds[^1]}.");
+    }
+
+    /// <summary>
+    /// The examples as held-out examples for <see cref="RolloutEvaluator"/>: prompt, answer and term bucket. Check answers with
+    /// <see cref="ChainArithmeticTask.IsCorrect"/> and <see cref="ChainArithmeticTextTokenizer"/> (which adds BOS as this evaluator does).
+    /// </summary>
+    public static IReadOnlyList<EvaluationExample> AsEvaluationExamples(IReadOnlyList<TaskExample> examples, IReadOnlyList<int>? bucketBounds = null) =>
+        examples.Select(e => new EvaluationExample(e.Prompt, e.Answer, BucketName(e.Terms, bucketBounds))).ToList();
 
     /// <summary>Generates a greedy response for every example and checks its final answer.</summary>
     /// <param name="model">The model.</param>
@@ -69,6 +93,9 @@ public sealed record TermBucketAccuracy(int MinTerms, int MaxTerms, int Count, i
 {
     /// <summary>Correct / Count.</summary>
     public double Accuracy => Count == 0 ? 0 : (double)Correct / Count;
+
+    /// <summary>The bucket's label, e.g. <c>terms 2-6</c> (as <see cref="TaskEvaluator.BucketName"/>).</summary>
+    public string Name => $"terms {MinTerms}-{MaxTerms}";
 }
 
 /// <summary>Result of <see cref="TaskEvaluator.Evaluate"/>.</summary>
@@ -83,6 +110,6 @@ public sealed record TaskEvaluation(IReadOnlyList<TermBucketAccuracy> Buckets, i
 
     /// <summary>One line per bucket, e.g. <c>terms 2-6: 0.93 (186/200)</c>.</summary>
     public override string ToString() => string.Join(Environment.NewLine,
-        Buckets.Select(b => $"terms {b.MinTerms}-{b.MaxTerms}: {b.Accuracy:F3} ({b.Correct}/{b.Count})")
+        Buckets.Select(b => $"{b.Name}: {b.Accuracy:F3} ({b.Correct}/{b.Count})")
             .Append($"all: {Accuracy:F3} ({Correct}/{Count})"));
 }

@@ -1,5 +1,9 @@
 // One RL step's numbers under stable, slash-separated names (the JSONL keys). Optional fields are null
-// when the feature that produces them is off (no KL term, no speculation, no online drafter training).
+// when the feature that produces them is off (no KL term, no speculation, no online drafter training,
+// no evaluation this step). Every name is described in docs/metrics.md. The per-reward-function means
+// have names that depend on the run ("reward/NAME/mean"), so they travel as JSON extension data: flat
+// keys on the line, a typed dictionary here.
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace TltTrainer.Telemetry;
@@ -34,6 +38,26 @@ public sealed record StepMetrics
     /// <summary>Every response's length in tokens (for the length distribution; the long tail).</summary>
     [JsonPropertyName("response/lengths")] public IReadOnlyList<int>? ResponseLengths { get; init; }
 
+    /// <summary>Share of responses cut at the length limit (the response budget or the context) instead of ending with a stop token, in [0, 1].</summary>
+    [JsonPropertyName("response/clipped_ratio")] public double ClippedRatio { get; init; }
+
+    /// <summary>Mean length of the responses that ended with a stop token, or null when none did.</summary>
+    [JsonPropertyName("response/len_terminated_mean")] public double? TerminatedLengthMean { get; init; }
+
+    /// <summary>Share of the step's prompt groups whose rewards are all equal (no advantage signal), dynamic sampling's dropped groups included, in [0, 1].</summary>
+    [JsonPropertyName("reward/zero_std_groups")] public double ZeroStdGroups { get; init; }
+
+    /// <summary>
+    /// Mean unweighted score of each reward function over the step's responses, by function name (<see cref="Rl.IRewardFunction.Name"/>),
+    /// or null. Written as flat <c>reward/NAME/mean</c> keys.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyDictionary<string, double>? RewardFunctionMeans
+    {
+        get => _rewardMeans ?? RewardMeanKeys.Parse(_extensionData);
+        init => _rewardMeans = value;
+    }
+
     /// <summary>Seconds generating responses.</summary>
     [JsonPropertyName("time/rollout_s")] public double RolloutSeconds { get; init; }
 
@@ -54,6 +78,9 @@ public sealed record StepMetrics
 
     /// <summary>Mean accepted length of speculative rounds (1 when plain).</summary>
     [JsonPropertyName("rollout/accept_len")] public double AcceptLength { get; init; }
+
+    /// <summary>Each response's tokens per target forward (its accepted length; 1 when decoded plainly), or null when nothing was drafted this step.</summary>
+    [JsonPropertyName("rollout/accept_lens")] public IReadOnlyList<double>? AcceptLengths { get; init; }
 
     /// <summary>Largest |rollout log-prob − trainer log-prob| over response tokens (on-policy check).</summary>
     [JsonPropertyName("rollout/logprob_gap_max")] public double LogProbGapMax { get; init; }
@@ -123,4 +150,37 @@ public sealed record StepMetrics
 
     /// <summary>Drafter version used by this step's rollout.</summary>
     [JsonPropertyName("drafter/version")] public long? DrafterVersion { get; init; }
+
+    /// <summary>Greedy (pass@1) accuracy on the held-out set, when this step was followed by an evaluation that checks answers; else null.</summary>
+    [JsonPropertyName("val/accuracy")] public double? ValidationAccuracy { get; init; }
+
+    /// <summary>Mean total reward of the greedy held-out responses, when evaluated; else null.</summary>
+    [JsonPropertyName("val/reward")] public double? ValidationReward { get; init; }
+
+    /// <summary>Mean greedy held-out response length in tokens, when evaluated; else null.</summary>
+    [JsonPropertyName("val/response_len_mean")] public double? ValidationResponseLengthMean { get; init; }
+
+    /// <summary>Sampled pass@k on the held-out set (k in <see cref="ValidationK"/>), when asked for; else null.</summary>
+    [JsonPropertyName("val/pass_at_k")] public double? ValidationPassAtK { get; init; }
+
+    /// <summary>The k of <see cref="ValidationPassAtK"/>, or null.</summary>
+    [JsonPropertyName("val/k")] public int? ValidationK { get; init; }
+
+    /// <summary>Greedy held-out accuracy per bucket (e.g. "terms 2-6"), when the examples name buckets; else null.</summary>
+    [JsonPropertyName("val/bucket_accuracy")] public IReadOnlyDictionary<string, double>? ValidationBucketAccuracy { get; init; }
+
+    /// <summary>Seconds the evaluation after this step took (not part of <see cref="StepSeconds"/> nor <see cref="RolloutSeconds"/>), or null.</summary>
+    [JsonPropertyName("time/eval_s")] public double? EvaluationSeconds { get; init; }
+
+    private readonly IReadOnlyDictionary<string, double>? _rewardMeans;
+    private readonly Dictionary<string, JsonElement>? _extensionData;
+
+    // The JSON side of RewardFunctionMeans; other unknown keys (e.g. from a newer version) are kept too. The
+    // serializer may fill the dictionary after setting it, so it is kept as given and parsed when read.
+    [JsonExtensionData, JsonInclude]
+    private Dictionary<string, JsonElement>? ExtensionData
+    {
+        get => _rewardMeans is null ? _extensionData : RewardMeanKeys.Build(_rewardMeans, _extensionData);
+        init => _extensionData = value;
+    }
 }

@@ -19,6 +19,9 @@ public sealed class SingleProcessReference : IDisposable
 
     public float[]? Parameters { get; }
 
+    /// <summary>The run's metrics.jsonl.</summary>
+    public string MetricsPath => Path.Combine(_dir.Path, "metrics.jsonl");
+
     private string ParamsPath => Path.Combine(_dir.Path, "params-rank0.bin");
 
     public void Dispose() => _dir.Dispose();
@@ -102,6 +105,16 @@ public sealed class DataParallelRlTests(SingleProcessReference reference) : ICla
         var metrics = File.ReadAllLines(Path.Combine(dir.Path, "metrics.jsonl"));
         Assert.Equal(3, metrics.Length);                            // rank 0 alone writes metrics
         Assert.Contains("\"dist/ranks\":2", metrics[0].Replace(" ", ""));
+        // The response metrics are gathered from both ranks: the same values as one process.
+        var single = File.ReadAllLines(reference.MetricsPath).Select(l => System.Text.Json.JsonSerializer.Deserialize<TltTrainer.Telemetry.StepMetrics>(l)!).ToArray();
+        var ranks = metrics.Select(l => System.Text.Json.JsonSerializer.Deserialize<TltTrainer.Telemetry.StepMetrics>(l)!).ToArray();
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(single[i].ClippedRatio, ranks[i].ClippedRatio);
+            Assert.Equal(single[i].TerminatedLengthMean, ranks[i].TerminatedLengthMean);
+            Assert.Equal(single[i].ZeroStdGroups, ranks[i].ZeroStdGroups);
+            Assert.Equal(single[i].RewardFunctionMeans, ranks[i].RewardFunctionMeans);
+        }
     }
 
     [MpiFact]

@@ -21,8 +21,10 @@ public sealed class IdleComputeSchedulerTests
         public volatile bool Violated;
         public ManualResetEventSlim? Gate;           // when set, each step waits on it (a long step)
         public bool ObserveCancellation = true;      // false: a step that runs to its end regardless
+        public CancellationToken Token;               // the running step's token
         public bool Run(int threads, CancellationToken cancellationToken)
         {
+            Token = cancellationToken;
             if (inUpdate?.Invoke() == true) Violated = true;
             lock (Threads) Threads.Add(threads);
             if (ObserveCancellation) Gate?.Wait(cancellationToken);
@@ -94,6 +96,63 @@ public sealed class IdleComputeSchedulerTests
         Assert.False(SpinWait.SpinUntil(() => step.Runs > runs, TimeSpan.FromMilliseconds(100)));
         var stats = scheduler.BeginUpdate();
         Assert.True(stats.MaxHandBackSeconds <= 0.05 + 1e-9, $"hand-back {stats.MaxHandBackSeconds:F3}s > one step (0.05s)");
+    }
+
+    [Fact]
+    public void TrainingSeconds_StepOutlivesItsIdleInterval_ChargedOnlyTheIdlePart()
+    {
+        var clock = new FakeClock();
+        var step = new FakeStep(clock) { Gate = new ManualResetEventSlim(false) };
+        using var scheduler = new IdleComputeScheduler(2, step, clock);
+        scheduler.BeginRollout();
+        scheduler.ReportIdle(0);
+        WaitFor(() => scheduler.IsTraining);                  // the step borrowed worker 0 at t = 0
+        clock.Advance(TimeSpan.FromMilliseconds(10));
+        scheduler.ReportBusy(0);                               // reclaimed at t = 10 ms; the step runs on to t = 60 ms
+        step.Gate.Set();
+        WaitFor(() => !scheduler.IsTraining);
+        var stats = scheduler.BeginUpdate();
+        Assert.Equal(1, stats.Steps);
+        Assert.Equal(0.010, stats.IdleWorkerSeconds, 9);
+        Assert.Equal(0.010, stats.TrainingWorkerSeconds, 9);  // charged whole before: 0.060, a share of 6
+        Assert.Equal(1.0, stats.UsedFraction, 9);
+    }
+
+    [Fact]
+    public void TrainingSeconds_UpdateStartsMidStep_NeverExceedIdleSeconds()
+    {
+        var clock = new FakeClock();
+        var step = new FakeStep(clock) { Gate = new ManualResetEventSlim(false), ObserveCancellation = false };
+        using var scheduler = new IdleComputeScheduler(1, step, clock);   // one worker: the case that read 19.66
+        scheduler.BeginRollout();
+        scheduler.ReportIdle(0);
+        WaitFor(() => scheduler.IsTraining);
+        clock.Advance(TimeSpan.FromMilliseconds(4));
+        IdleComputeStats? stats = null;
+        var update = new Thread(() => stats = scheduler.BeginUpdate());
+        update.Start();                                        // reclaims the worker at t = 4 ms, then waits for the step
+        // Cancelled, then blocked: BeginUpdate has stopped training and reclaimed the worker, and waits for the step.
+        WaitFor(() => step.Token.IsCancellationRequested && update.ThreadState == ThreadState.WaitSleepJoin);
+        step.Gate.Set();                                       // the step ends at t = 54 ms
+        Assert.True(update.Join(TimeSpan.FromSeconds(10)));
+        Assert.Equal(0.004, stats!.IdleWorkerSeconds, 9);
+        Assert.Equal(0.004, stats.TrainingWorkerSeconds, 9);
+        Assert.InRange(stats.UsedFraction, 0, 1);
+    }
+
+    [Fact]
+    public void ReportIdle_OutsideARolloutPhase_IsIgnoredAndTheNextRolloutStartsBusy()
+    {
+        var clock = new FakeClock();
+        var step = new FakeStep(clock);
+        using var scheduler = new IdleComputeScheduler(1, step, clock);
+        scheduler.ReportIdle(0);                               // e.g. an evaluation on the same workers between steps
+        clock.Advance(TimeSpan.FromSeconds(5));
+        scheduler.BeginRollout();
+        Assert.False(SpinWait.SpinUntil(() => step.Runs > 0, TimeSpan.FromMilliseconds(100)), "trained on a worker the rollout has not released");
+        var stats = scheduler.BeginUpdate();
+        Assert.Equal(0, stats.IdleWorkerSeconds);
+        Assert.Equal(0, stats.Steps);
     }
 
     [Fact]

@@ -11,7 +11,8 @@ public sealed class RunReportTests
     private static readonly byte[] PngSignature = { 137, 80, 78, 71, 13, 10, 26, 10 };
 
     /// <summary>A synthetic run: TLT runs have faster rollouts, accepted lengths, drafter versions and idle time.</summary>
-    private static ReportRun Run(string name, bool tlt, int steps = 5) => new(name, Enumerable.Range(0, steps).Select(s => new StepMetrics
+    /// <summary>Evaluated after steps 2 and 4 (indices 1 and 3) and the last, when <paramref name="evaluated"/>.</summary>
+    private static ReportRun Run(string name, bool tlt, int steps = 5, bool evaluated = true) => new(name, Enumerable.Range(0, steps).Select(s => new StepMetrics
     {
         Step = s,
         RewardMean = 0.5 + 0.05 * s,
@@ -27,6 +28,9 @@ public sealed class RunReportTests
         IdleWorkerSeconds = tlt ? 1.0 : null,
         DrafterTrainSeconds = tlt ? 0.9 : null,
         DrafterCriticalSeconds = tlt ? 0.01 : null,
+        ValidationAccuracy = evaluated && (s % 2 == 1 || s == steps - 1) ? 0.3 + 0.1 * s : null,
+        ValidationReward = evaluated && (s % 2 == 1 || s == steps - 1) ? 0.35 + 0.1 * s : null,
+        EvaluationSeconds = evaluated && (s % 2 == 1 || s == steps - 1) ? 1.5 : null,
     }).ToList());
 
     private static (int Width, int Height) PngSize(byte[] png)
@@ -46,7 +50,7 @@ public sealed class RunReportTests
         foreach (var file in new[] { "metrics-off.jsonl", "metrics-on.jsonl", "summary.json", "report.md" })
             Assert.True(File.Exists(Path.Combine(dir.Path, file)), $"{file} missing");
         Assert.Equal(5, File.ReadAllLines(Path.Combine(dir.Path, "metrics-on.jsonl")).Length);
-        Assert.Equal(5, result.Charts.Count);
+        Assert.Equal(6, result.Charts.Count);
         foreach (var chart in result.Charts)
         {
             Assert.NotNull(chart.Png);
@@ -68,6 +72,9 @@ public sealed class RunReportTests
         Assert.Equal(0.7, summary["on"]!["reward_last"]!.GetValue<double>(), 6);
         Assert.Equal(5, summary["steps"]!.AsArray().Count);
         Assert.Equal(5, summary["accept_len_by_step"]!.AsArray().Count);
+        Assert.Equal(0.7, summary["on"]!["val_accuracy_last"]!.GetValue<double>(), 6);      // after step index 4 (the last)
+        Assert.Equal(0.75, summary["on"]!["val_reward_last"]!.GetValue<double>(), 6);
+        Assert.Equal(4.5, summary["on"]!["eval_time_total_s"]!.GetValue<double>(), 6);      // three evaluations, outside the step times
 
         var md = File.ReadAllText(result.ReportPath);
         foreach (var chart in result.Charts) Assert.Contains($"]({chart.FileName})", md);
@@ -78,13 +85,14 @@ public sealed class RunReportTests
     public void Write_SingleRunWithoutTlt_SkipsTheTltChartsAndSaysWhy()
     {
         using var dir = new TempDirectory();
-        var result = RunReport.Write(dir.Path, new[] { Run("off", tlt: false, steps: 2) });
+        var result = RunReport.Write(dir.Path, new[] { Run("off", tlt: false, steps: 2, evaluated: false) });
         var skipped = result.Charts.Where(c => c.Png is null).Select(c => c.FileName).OrderBy(f => f).ToArray();
-        Assert.Equal(new[] { "accept_length.png", "idle_time.png" }, skipped);
+        Assert.Equal(new[] { "accept_length.png", "idle_time.png", "validation.png" }, skipped);
         foreach (var file in skipped) Assert.False(File.Exists(Path.Combine(dir.Path, file)));
         var md = File.ReadAllText(result.ReportPath);
         Assert.Contains("Skipped: no run used speculative decoding.", md);
         Assert.Contains("Skipped: no run trained the drafter on idle compute.", md);
+        Assert.Contains("Skipped: no step was followed by a held-out evaluation.", md);
         Assert.Null(result.Comparison);
         Assert.DoesNotContain("speedup_end_to_end", File.ReadAllText(result.SummaryPath));
     }

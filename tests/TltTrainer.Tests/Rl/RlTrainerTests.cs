@@ -203,5 +203,75 @@ public sealed class RlTrainerTests
         }
     }
 
+    private sealed class Constant(string name, double value) : IRewardFunction
+    {
+        public string Name => name;
+        public double Score(RewardInput input) => value;
+    }
+
+    [Fact]
+    public void RunStep_NoStopToken_EveryResponseCutAtTheLimit()
+    {
+        using var dir = new TempDirectory();
+        var (model, trainer) = Create(dir, Options with { PpoEpochs = 1, MiniBatchesPerEpoch = 1 });
+        using (model)
+        using (trainer)
+        {
+            var m = trainer.RunStep();
+            Assert.All(m.ResponseLengths!, l => Assert.Equal(12, l));       // MaxNewTokens
+            Assert.Equal(1.0, m.ClippedRatio);
+            Assert.Null(m.TerminatedLengthMean);
+            Assert.Null(m.AcceptLengths);                                      // plain decoding drafts nothing
+        }
+    }
+
+    [Fact]
+    public void RunStep_SpeculativeEngine_ReportsEachResponsesAcceptedLength()
+    {
+        using var dir = new TempDirectory();
+        using var model = TestModels.Peaked(TransformerPresets.Tiny, seed: 91, std: 0.1);
+        // Drafts the row's last token twice: often wrong, sometimes right; either way every response is drafted for.
+        using var drafter = new FuncDrafter((ctx, r) => TltTrainer.Speculative.DraftTree.Chain(new[] { ctx.Tokens[r][^1], ctx.Tokens[r][^1] }));
+        var engine = new RolloutEngine(model, new RolloutEngineOptions { Drafter = drafter, Strategy = TltTrainer.Speculative.SpecStrategy.ChainOf(2) });
+        using var trainer = new RlTrainer(model, TestTokenizers.CharLevel(Alphabet, dir), engine, new RewardComposer(new[] { new WeightedReward(new LetterShare()) }),
+            new PromptSampler(Prompts, 3), Options with { PpoEpochs = 1, MiniBatchesPerEpoch = 1 });
+        var m = trainer.RunStep();
+        Assert.Equal(m.ResponseLengths!.Count, m.AcceptLengths!.Count);
+        Assert.All(m.AcceptLengths, a => Assert.InRange(a, 1.0, 12.0));
+    }
+
+    [Fact]
+    public void RunStep_EveryTokenStops_NothingClippedAndTerminatedLengthOne()
+    {
+        using var dir = new TempDirectory();
+        var stopAll = Enumerable.Range(0, TransformerPresets.Tiny.VocabSize).ToHashSet();
+        var (model, trainer) = Create(dir, Options with { PpoEpochs = 1, MiniBatchesPerEpoch = 1, Sampling = Options.Sampling with { StopTokens = stopAll } });
+        using (model)
+        using (trainer)
+        {
+            var m = trainer.RunStep();
+            Assert.Equal(0.0, m.ClippedRatio);
+            Assert.Equal(1.0, m.TerminatedLengthMean);
+        }
+    }
+
+    [Fact]
+    public void RunStep_ConstantAndVaryingRewards_ZeroStdGroupsAndEachFunctionsMean()
+    {
+        using var dir = new TempDirectory();
+        var model = TestModels.Peaked(TransformerPresets.Tiny, seed: 91, std: 0.1);
+        var tokenizer = TestTokenizers.CharLevel(Alphabet, dir);
+        var rewards = new RewardComposer(new[] { new WeightedReward(new Constant("always", 0.75), 2.0), new WeightedReward(new Constant("never", 0)) });
+        using (model)
+        using (var trainer = new RlTrainer(model, tokenizer, new RolloutEngine(model), rewards, new PromptSampler(Prompts, 3), Options with { PpoEpochs = 1 }))
+        {
+            var m = trainer.RunStep();
+            Assert.Equal(1.0, m.ZeroStdGroups);                                  // every group's rewards are equal
+            Assert.Equal(0.75, m.RewardFunctionMeans!["always"]);                // unweighted
+            Assert.Equal(0.0, m.RewardFunctionMeans["never"]);
+            Assert.Equal(1.5, m.RewardMean, 12);                                 // the weighted total
+        }
+    }
+
     internal static float[] Flatten(CausalLM model) => model.parameters().SelectMany(p => p.detach().data<float>().ToArray()).ToArray();
 }

@@ -123,6 +123,72 @@ public sealed class HfRlRunTests
     }
 
     [Fact]
+    public void Run_WithEvalAndTensorBoard_EvaluatesEveryNStepsAndAtTheEnd_AndWritesEvents()
+    {
+        using var model = new TempDirectory();
+        using var work = new TempDirectory();
+        WriteModelFolder(model, TransformerPresets.Tiny.VocabSize);
+        string prompts = WritePrompts(work);
+        string heldOut = WritePrompts(work, "heldout.jsonl");
+        string output = Path.Combine(work.Path, "out"), board = Path.Combine(work.Path, "tb");
+        var log = new StringWriter();
+        var result = HfRlRun.Run(Options(model.Path, prompts, output, steps: 3) with
+        {
+            EvalPath = heldOut, EvalEvery = 2, EvalK = 2, TensorBoardDirectory = board,
+        }, log);
+
+        var lines = ReadMetrics(result.MetricsPath);
+        Assert.Equal(new[] { false, true, true }, lines.Select(m => m.EvaluationSeconds is not null));   // after step 2 (every 2) and 3 (the last)
+        Assert.All(lines.Skip(1), m =>
+        {
+            Assert.InRange(m.ValidationAccuracy!.Value, 0, 1);
+            Assert.NotNull(m.ValidationReward);
+            Assert.True(m.ValidationResponseLengthMean > 0);
+            Assert.Equal(2, m.ValidationK);
+            Assert.InRange(m.ValidationPassAtK!.Value, 0, 1);
+        });
+        Assert.Contains("held-out acc", log.ToString());
+        Assert.NotNull(lines[0].RewardFunctionMeans);                                                        // math_answer and format
+        Assert.Equal(2, lines[0].RewardFunctionMeans!.Count);
+
+        var events = Directory.GetFiles(board, "*tfevents*");
+        Assert.Single(events);
+        string bytes = System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(events[0]));
+        foreach (var tag in new[] { "reward/mean", "val/accuracy", "val/pass_at_k", "time/eval_s", "response/lengths", "reward/math_answer/mean" })
+            Assert.Contains(tag, bytes);
+    }
+
+    [Fact]
+    public void Run_BadEvalFile_NamesTheFileAndLine()
+    {
+        using var model = new TempDirectory();
+        using var work = new TempDirectory();
+        WriteModelFolder(model, TransformerPresets.Tiny.VocabSize);
+        string prompts = WritePrompts(work);
+        string output = Path.Combine(work.Path, "out");
+        Exception Fails(HfRlOptions o) => Assert.ThrowsAny<Exception>(() => HfRlRun.Run(o, TextWriter.Null));
+
+        var missing = Fails(Options(model.Path, prompts, output, 1) with { EvalPath = Path.Combine(work.Path, "nothere.jsonl") });
+        Assert.IsType<FileNotFoundException>(missing);
+        Assert.Contains("--eval: file", missing.Message);
+        Assert.Contains("nothere.jsonl", missing.Message);
+
+        string malformed = work.Write("heldout.jsonl", "{\"prompt\": \"1+1=\", \"answer\": \"2\"}\n{\"prompt\": 5}\n");
+        var bad = Fails(Options(model.Path, prompts, output, 1) with { EvalPath = malformed });
+        Assert.IsType<InvalidDataException>(bad);
+        Assert.Contains("heldout.jsonl:2:", bad.Message);
+
+        string noAnswer = work.Write("heldout2.jsonl", "{\"prompt\": \"1+1=\"}\n");
+        Assert.Contains("heldout2.jsonl:1:", Fails(Options(model.Path, prompts, output, 1) with { EvalPath = noAnswer }).Message);
+
+        var everyAlone = Assert.Throws<ArgumentException>(() => HfRlOptions.Parse(new[] { "--model", model.Path, "--prompts", prompts, "--eval-every", "5" }));
+        Assert.Contains("--eval-every", everyAlone.Message);
+        var zero = Assert.Throws<ArgumentException>(() => HfRlOptions.Parse(new[] { "--model", model.Path, "--prompts", prompts, "--eval", malformed, "--eval-k", "0" }));
+        Assert.Contains("--eval-k", zero.Message);
+        Assert.False(Directory.Exists(output), "no input error may leave an output folder behind");
+    }
+
+    [Fact]
     public void Run_BadInputs_GiveNamedErrors()
     {
         using var model = new TempDirectory();

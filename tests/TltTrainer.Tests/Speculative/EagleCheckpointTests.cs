@@ -162,15 +162,50 @@ public sealed class EagleCheckpointTests
         string folder = Path.Combine(dir.Path, "eagle");
         using var target = new CausalLM(Gqa, seed: 8);
         using var drafter = new EagleDraftModel(Gqa, seed: 9);
-        EagleCheckpoint.Export(drafter, Gqa, folder, embedding: target.EmbeddingWeight);
+        var pipeline = new EagleExportOptions { PipelineParallel = true };
+        EagleCheckpoint.Export(drafter, Gqa, folder, pipeline, embedding: target.EmbeddingWeight);
         AssertTensors(folder, VllmTensors.Append(("embed_tokens.weight", new long[] { 40, 32 })).ToArray(), ScalarType.Float32);
         var stored = SafeTensorsReader.Load(Path.Combine(folder, "model.safetensors"), n => n == "embed_tokens.weight")["embed_tokens.weight"];
         using (stored) Assert.Equal(target.EmbeddingWeight.data<float>().ToArray(), stored.data<float>().ToArray());
         using var imported = EagleCheckpoint.Import(folder, Gqa);
 
         using var wrong = zeros(41, 32);
-        Assert.Contains("[41, 32]", Assert.Throws<ArgumentException>(() => EagleCheckpoint.Export(drafter, Gqa, Path.Combine(dir.Path, "e2"), embedding: wrong)).Message);
+        Assert.Contains("[41, 32]", Assert.Throws<ArgumentException>(() => EagleCheckpoint.Export(drafter, Gqa, Path.Combine(dir.Path, "e2"), pipeline, embedding: wrong)).Message);
         Assert.False(Directory.Exists(Path.Combine(dir.Path, "e2")));
+    }
+
+    [Fact]
+    public void Export_EmbeddingWithoutPipelineParallel_IsRefusedNamingTheRisk()
+    {
+        // At one pipeline stage a vLLM build that flags a checkpoint's embed_tokens as the drafter's own while skipping its
+        // load would serve an unloaded embedding (docs/eagle-export.md), and no engine reads the copy anyway.
+        using var dir = new TempDirectory();
+        using var target = new CausalLM(Gqa, seed: 8);
+        using var drafter = new EagleDraftModel(Gqa, seed: 9);
+        var e = Assert.Throws<ArgumentException>(() => EagleCheckpoint.Export(drafter, Gqa, Path.Combine(dir.Path, "a"), embedding: target.EmbeddingWeight));
+        Assert.Contains("PipelineParallel", e.Message);
+        Assert.Contains("unloaded embedding", e.Message);
+        var missing = Assert.Throws<ArgumentException>(() => EagleCheckpoint.Export(drafter, Gqa, Path.Combine(dir.Path, "b"), new EagleExportOptions { PipelineParallel = true }));
+        Assert.Contains("needs the target's embedding", missing.Message);
+        var sglang = Assert.Throws<ArgumentException>(() => new EagleExportOptions { PipelineParallel = true, Layout = EagleServingLayout.Sglang }.Validate());
+        Assert.Contains("PipelineParallel = true is invalid with Layout = Sglang", sglang.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+    }
+
+    [Fact]
+    public void Export_BFloat16Embedding_IsTheTargetsBf16RoundingBitForBit()
+    {
+        // vLLM (versions that load the copy) shares the target's embedding when the copy is torch.equal to it in the served dtype.
+        using var dir = new TempDirectory();
+        string folder = Path.Combine(dir.Path, "eagle");
+        using var target = new CausalLM(Gqa, seed: 8);
+        using var drafter = new EagleDraftModel(Gqa, seed: 9);
+        EagleCheckpoint.Export(drafter, Gqa, folder, new EagleExportOptions { PipelineParallel = true, DType = ScalarType.BFloat16 }, target.EmbeddingWeight);
+        using var stored = SafeTensorsReader.Load(Path.Combine(folder, "model.safetensors"), n => n == "embed_tokens.weight")["embed_tokens.weight"];
+        Assert.Equal(ScalarType.BFloat16, stored.dtype);
+        using var scope = torch.NewDisposeScope();
+        var expected = target.EmbeddingWeight.detach().to(ScalarType.BFloat16).to(ScalarType.Float32).data<float>().ToArray();
+        Assert.Equal(expected, stored.to(ScalarType.Float32).data<float>().ToArray());   // bfloat16 → float32 is exact
     }
 
     [Fact]
