@@ -49,6 +49,16 @@ internal static class HfRlInputs
                 + $"{config.VocabSize}: the tokenizer does not belong to this model.");
     }
 
+    /// <summary>A checkpoint with NaN or infinite weights would only show as a diverged first step, so it is refused here.</summary>
+    /// <exception cref="InvalidDataException">A weight is not finite; names the folder and the tensor.</exception>
+    public static void CheckWeightsFinite(TltTrainer.Models.CausalLM policy, string directory)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        foreach (var (name, p) in policy.named_parameters())
+            if (!p.isfinite().all().item<bool>())
+                throw new InvalidDataException($"--model: '{Path.GetFullPath(directory)}': tensor {name} holds NaN or infinite values.");
+    }
+
     /// <summary>Reads a prompt file (--prompts, or the held-out --eval); every line needs an answer (the math reward compares against it).</summary>
     /// <exception cref="FileNotFoundException">The file does not exist; the message names the flag and the file.</exception>
     /// <exception cref="InvalidDataException">A line is malformed or has no answer; the message names file and line.</exception>

@@ -21,6 +21,9 @@ internal sealed record HfRlOptions
     public string OutputDirectory { get; init; } = "hfrl-out";
     public int CheckpointEvery { get; init; } = 10;
     public bool Resume { get; init; }
+
+    /// <summary>With --resume: continue even if the checkpoint was written with other settings (recorded in the metrics).</summary>
+    public bool AllowChangedSettings { get; init; }
     public double LearningRate { get; init; } = 1e-6;
     public int GroupSize { get; init; } = 8;
     public int PromptsPerStep { get; init; } = 8;
@@ -61,7 +64,7 @@ internal sealed record HfRlOptions
     /// <summary>Folder for TensorBoard event files, or null.</summary>
     public string? TensorBoardDirectory { get; init; }
 
-    public const string Usage = "usage: --model DIR --prompts FILE.jsonl [--steps N] [--seed S] [--out DIR] [--checkpoint-every N] [--resume] "
+    public const string Usage = "usage: --model DIR --prompts FILE.jsonl [--steps N] [--seed S] [--out DIR] [--checkpoint-every N] [--resume [--allow-changed-settings]] "
         + "[--lr X] [--group N] [--prompts-per-step N] [--max-new-tokens N] [--temperature T] [--template TEXT] [--workers N] "
         + "[--tlt on|off] [--drafter FILE.safetensors] [--format REGEX] [--format-weight W] [--context N] "
         + "[--overlong reject|truncate-left] [--bos auto|on|off] [--eval FILE.jsonl] [--eval-every N] [--eval-k K] [--tensorboard DIR]";
@@ -83,6 +86,7 @@ internal sealed record HfRlOptions
                 "--out" => o with { OutputDirectory = Value() },
                 "--checkpoint-every" => o with { CheckpointEvery = Int(flag, Value(), 1) },
                 "--resume" => o with { Resume = true },
+                "--allow-changed-settings" => o with { AllowChangedSettings = true },
                 "--lr" => o with { LearningRate = Positive(flag, Value()) },
                 "--group" => o with { GroupSize = Int(flag, Value(), 2) },
                 "--prompts-per-step" => o with { PromptsPerStep = Int(flag, Value(), 1) },
@@ -135,7 +139,8 @@ internal sealed record HfRlOptions
         Require(!string.IsNullOrWhiteSpace(PromptsPath), "--prompts", PromptsPath, "required: a JSONL file of {\"prompt\": ..., \"answer\": ...}");
         Require(Steps >= 1, "--steps", Steps, "must be ≥ 1");
         Require(CheckpointEvery >= 1, "--checkpoint-every", CheckpointEvery, "must be ≥ 1");
-        Require(LearningRate > 0 && double.IsFinite(LearningRate), "--lr", LearningRate, "must be a finite number > 0");
+        Require(LearningRate > 0 && LearningRate <= 1, "--lr", LearningRate, "must lie in (0, 1] (RL fine-tuning uses about 1e-7 to 1e-4)");
+        Require(Resume || !AllowChangedSettings, "--allow-changed-settings", AllowChangedSettings, "only applies with --resume");
         Require(GroupSize >= 2, "--group", GroupSize, "must be ≥ 2 (group advantages need siblings)");
         Require(PromptsPerStep >= 1, "--prompts-per-step", PromptsPerStep, "must be ≥ 1");
         Require(MaxNewTokens >= 1, "--max-new-tokens", MaxNewTokens, "must be ≥ 1");

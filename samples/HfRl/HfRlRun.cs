@@ -28,7 +28,9 @@ namespace HfRl;
 /// <param name="LastCheckpoint">Newest checkpoint folder, or null.</param>
 /// <param name="MetricsPath">The metrics JSONL file.</param>
 /// <param name="Cancelled">Stopped early by the cancellation token.</param>
-internal sealed record HfRlResult(int StartStep, IReadOnlyList<StepMetrics> Steps, string? LastCheckpoint, string MetricsPath, bool Cancelled);
+/// <param name="Diverged">Why the run stopped because the policy diverged (no checkpoint was written after it), or null.</param>
+internal sealed record HfRlResult(int StartStep, IReadOnlyList<StepMetrics> Steps, string? LastCheckpoint, string MetricsPath, bool Cancelled,
+    string? Diverged = null);
 
 /// <summary>The HfRl sample's run.</summary>
 internal static class HfRlRun
@@ -53,15 +55,15 @@ internal static class HfRlRun
         var heldOut = options.EvalPath is null ? null : HfRlInputs.ReadPrompts(options.EvalPath, "--eval");
         if (options.DrafterPath is { } drafterPath && !File.Exists(drafterPath))
             throw new FileNotFoundException($"--drafter: file '{Path.GetFullPath(drafterPath)}' does not exist.", drafterPath);
+        // One run per output folder: a second one would interleave metrics and clean up the first one's checkpoint writes.
+        using var outLock = writer ? DirectoryLock.Acquire(options.OutputDirectory, "--out") : null;
         string checkpoints = Path.Combine(options.OutputDirectory, "checkpoints");
-        string? resumeFrom = RlCheckpoint.Latest(checkpoints);
-        if (resumeFrom is not null && !options.Resume)
-            throw new ArgumentException($"--out: '{Path.GetFullPath(options.OutputDirectory)}' already holds checkpoint {Path.GetFileName(resumeFrom)}; "
-                + "pass --resume to continue that run, or choose another --out.");
+        string? resumeFrom = CheckCheckpoints(checkpoints, options, log);
 
         using var policy = HfCheckpoint.Load(options.ModelDirectory);
         var tokenizer = HfRlInputs.LoadTokenizer(options.ModelDirectory, options.AddBos);
         HfRlInputs.CheckVocabulary(tokenizer, policy.Config, options.ModelDirectory);
+        HfRlInputs.CheckWeightsFinite(policy, options.ModelDirectory);
         var template = options.Template is null ? PromptTemplate.Identity : new PromptTemplate(options.Template);
         int context = HfRlInputs.CheckLengths(prompts, tokenizer, template, options.PromptsPath, options.Context, options.MaxNewTokens,
             policy.Config.MaxPositions, options.Overlong);
@@ -104,8 +106,9 @@ internal static class HfRlRun
 
         if (resumeFrom is not null)
         {
-            trainer.LoadCheckpoint(resumeFrom);
+            var changes = Resume(trainer, resumeFrom, options);
             log.WriteLine($"Resumed from {resumeFrom} (step {trainer.Step})");
+            if (changes.Count > 0) log.WriteLine($"  warning: settings changed since the checkpoint: {string.Join("; ", changes.Select(Describe))} (recorded in metrics.jsonl as run/settings_changed)");
         }
         else if (options.Resume) log.WriteLine($"No checkpoint in {Path.GetFullPath(checkpoints)}; starting from step 0.");
         int startStep = trainer.Step;
@@ -137,7 +140,17 @@ internal static class HfRlRun
             cancelled = true;
             log.WriteLine($"Stopped after {trainer.Step} step(s).");
         }
-        if (trainer.Step > savedStep) saved = trainer.SaveCheckpoint(checkpoints);   // a cancelled step never reached the update: the state is whole
+        catch (PolicyDivergedException e)
+        {
+            // The policy in memory is broken: nothing of it is saved, and the checkpoints written so far stay the run's last word.
+            string last = saved is null ? "none was written; start again" : $"the last good checkpoint is {saved} (step {savedStep})";
+            string lost = trainer.Step > savedStep ? $"; steps {savedStep}–{trainer.Step - 1} after it are lost" : "";
+            string hint = saved is null ? " with a lower --lr" : "; resume from it with a lower --lr and --resume --allow-changed-settings";
+            var message = $"{e.Message}. Nothing was saved: {last}{lost}{hint}.";
+            log.WriteLine(message);
+            return new HfRlResult(startStep, done, saved, metricsPath, Cancelled: false, Diverged: message);
+        }
+        if (trainer.Step > savedStep) saved = trainer.SaveCheckpoint(checkpoints);   // a cancelled step leaves no trace: the state is whole
         if (saved is not null) log.WriteLine($"Checkpoint: {saved}");
         if (stack.TrainingDrafter is { } drafter && writer)
         {
@@ -146,6 +159,44 @@ internal static class HfRlRun
             log.WriteLine($"Drafter: {drafterOut} (start a later run from it with --drafter)");
         }
         return new HfRlResult(startStep, done, saved, metricsPath, cancelled);
+    }
+
+    /// <summary>The checkpoint to resume from (null: start at step 0), after refusing what would mix two runs.</summary>
+    private static string? CheckCheckpoints(string checkpoints, HfRlOptions options, TextWriter log)
+    {
+        string? latest = RlCheckpoint.Latest(checkpoints);
+        var incomplete = RlCheckpoint.Incomplete(checkpoints);
+        string folder = Path.GetFullPath(options.OutputDirectory);
+        if (!options.Resume && (latest is not null || incomplete.Count > 0))
+            throw new ArgumentException($"--out: '{folder}' already holds checkpoints ({Path.GetFileName(latest ?? incomplete[0].Directory)}{(latest is null ? ", incomplete" : "")}); "
+                + "pass --resume to continue that run, or choose another --out.");
+        if (options.Resume && latest is null && incomplete.Count > 0)
+            throw new ArgumentException($"--resume: '{folder}' holds no complete checkpoint: "
+                + string.Join("; ", incomplete.Select(x => $"{Path.GetFileName(x.Directory)}: {x.Problem}")) + ". Move those folders away to start over.");
+        if (latest is not null)
+            foreach (var (dir, problem) in incomplete.Where(x => string.CompareOrdinal(Path.GetFileName(x.Directory), Path.GetFileName(latest)) > 0))
+                log.WriteLine($"  warning: {Path.GetFileName(dir)} is not a complete checkpoint ({problem}); resuming from {Path.GetFileName(latest)}.");
+        return latest;
+    }
+
+    private static readonly IReadOnlyDictionary<string, string> Flags = new Dictionary<string, string>
+    {
+        [nameof(RunSettings.PromptsSha256)] = "--prompts", ["Prompts"] = "--prompts", [nameof(RunSettings.GroupSize)] = "--group",
+        [nameof(RunSettings.PromptsPerStep)] = "--prompts-per-step", [nameof(RunSettings.LearningRate)] = "--lr",
+        [nameof(RunSettings.Temperature)] = "--temperature", [nameof(RunSettings.MaxNewTokens)] = "--max-new-tokens", [nameof(RunSettings.Tlt)] = "--tlt",
+    };
+
+    private static string Describe(SettingChange c) => $"{Flags.GetValueOrDefault(c.Name, c.Name)} {c.Saved} → {c.Current}";
+
+    /// <summary>Loads the checkpoint; other settings than the checkpoint's are refused unless --allow-changed-settings.</summary>
+    private static IReadOnlyList<SettingChange> Resume(RlTrainer trainer, string checkpoint, HfRlOptions options)
+    {
+        try { return trainer.LoadCheckpoint(checkpoint, options.AllowChangedSettings); }
+        catch (CheckpointSettingsException e)
+        {
+            throw new ArgumentException($"--resume: {checkpoint} was written with other settings: {string.Join("; ", e.Changes.Select(Describe))}. "
+                + "Resume with the same flags, or pass --allow-changed-settings to continue anyway (the changes are recorded in metrics.jsonl).", e);
+        }
     }
 
     private static RewardComposer Rewards(HfRlOptions options)

@@ -2,7 +2,7 @@
 //   dotnet run -c Release --project samples/HfRl -- --model DIR --prompts FILE.jsonl [--steps N] [--out DIR] [--resume] ...
 //   mpirun -np 2 dotnet samples/HfRl/bin/Release/net10.0/HfRl.dll --model DIR ...   (data-parallel over MPI ranks)
 // The run itself is HfRlRun (callable in-process); this file parses flags, wires Ctrl+C and maps input
-// errors to one line and exit code 2.
+// errors to one line and exit code 2, a diverged policy to exit code 3, Ctrl+C to 130.
 using HfRl;
 using TltTrainer.Distributed;
 using TorchSharp;
@@ -31,6 +31,11 @@ return RankFailure.RunOrAbort(ranks, () =>
     {
         var result = HfRlRun.Run(options, Console.Out, cancel.Token, ranks);
         if (ranks.Rank == 0) Console.WriteLine($"Metrics: {Path.GetFullPath(result.MetricsPath)}");
+        if (result.Diverged is { } why)
+        {
+            Console.Error.WriteLine($"hfrl: {why}");
+            return 3;
+        }
         return result.Cancelled ? 130 : 0;
     }
     catch (Exception e) when (ranks.Size == 1 && e is ArgumentException or IOException or InvalidDataException)

@@ -27,7 +27,15 @@ return RankFailure.RunOrAbort(ranks, () =>
 {
     if (writer) Console.WriteLine($"TltTrainer Quickstart: {options.Steps} RL steps, seed {options.Seed}, output {Path.GetFullPath(options.OutputDirectory)}"
         + (ranks.Size > 1 ? $", {ranks.Size} ranks ({ranks.Description})" : ""));
-    if (writer) Directory.CreateDirectory(options.OutputDirectory);
+    // One run per output folder: two would write the same metrics and report files.
+    DirectoryLock? outLock = null;
+    try { if (writer) outLock = DirectoryLock.Acquire(options.OutputDirectory, "--out"); }
+    catch (IOException e) when (ranks.Size == 1)
+    {
+        Console.Error.WriteLine($"quickstart: {e.Message}");
+        return 2;
+    }
+    using var heldLock = outLock;
 
     // Rank 0 trains (or loads) the cached target and drafter first; the others then load them from the cache.
     if (!writer) ranks.SleepingBarrier(pollMilliseconds: 5);
@@ -60,6 +68,12 @@ return RankFailure.RunOrAbort(ranks, () =>
         // ranks waiting for it.
         Console.Error.WriteLine($"quickstart: {e.Message}");
         return 2;
+    }
+    catch (TltTrainer.Rl.PolicyDivergedException e)
+    {
+        // Every rank's replica diverges alike (same weights, same update), so every rank ends here.
+        if (writer) Console.Error.WriteLine($"quickstart: {e.Message}; lower --lr.");
+        return 3;
     }
     finally
     {

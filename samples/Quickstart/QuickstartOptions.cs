@@ -104,7 +104,7 @@ internal sealed record QuickstartOptions
             if (!ok) throw new ArgumentException($"{field} = {value} is invalid: {rule}.");
         }
         Require(Steps >= 1, "steps", Steps, "must be ≥ 1");
-        Require(LearningRate > 0 && double.IsFinite(LearningRate), "learning_rate", LearningRate, "must be a finite number > 0");
+        Require(LearningRate > 0 && LearningRate <= 1, "learning_rate", LearningRate, "must lie in (0, 1] (RL fine-tuning uses about 1e-7 to 1e-4)");
         Require(PromptsPerStep >= 1, "prompts_per_step", PromptsPerStep, "must be ≥ 1");
         Require(GroupSize >= 2, "group_size", GroupSize, "must be ≥ 2 (group advantages need siblings)");
         Require(MaxNewTokens is >= 1 and <= 900, "max_new_tokens", MaxNewTokens, "must lie in [1, 900] (the context is 1024)");

@@ -64,7 +64,7 @@ public sealed partial class RlTrainer
 
         var rewards = _communicator.AllGatherVariable<double>(batch.Rewards).SelectMany(r => r).ToArray();
         var allLengths = _communicator.AllGatherVariable<int>(lengths).SelectMany(l => l).ToArray();
-        Span<double> sums = [accurate, rollout.Tokens, rollout.AcceptSum, rollout.AcceptCount];
+        Span<double> sums = [accurate, rollout.Tokens, rollout.AcceptSum, rollout.AcceptCount, rollout.CanonicalDraws];
         _communicator.AllReduce(sums);
         Span<double> maxima = [rollout.RolloutSeconds, rollout.RewardSeconds, gap];
         _communicator.AllReduce(maxima, ReduceOperation.Max);
@@ -82,6 +82,7 @@ public sealed partial class RlTrainer
         var totals = rollout with
         {
             RolloutSeconds = maxima[0], RewardSeconds = maxima[1], Tokens = (long)sums[1], AcceptSum = sums[2], AcceptCount = (int)sums[3],
+            CanonicalDraws = (long)sums[4],
             ArmChoices = arms, DrafterFailures = failures,
         };
         // Dropped groups are already global (counted from the shared keep/drop decisions).

@@ -12,7 +12,7 @@ public sealed partial class RlTrainer
     private sealed record CollectedBatch(RlBatch Batch, IReadOnlyList<float[]> RolloutLogProbs, int GroupsDropped, ResponseOutcomes Outcomes);
 
     private sealed record RolloutTotals(double RolloutSeconds, double RewardSeconds, long Tokens, double AcceptSum, int AcceptCount,
-        Dictionary<string, long> ArmChoices, List<string> DrafterFailures);
+        Dictionary<string, long> ArmChoices, List<string> DrafterFailures, long CanonicalDraws);
 
     private (CollectedBatch Batch, RolloutTotals Totals, IReadOnlyList<(string Response, string? Answer)> Texts) CollectRollouts(
         CancellationToken cancellationToken, IProgress<RlProgress>? progress)
@@ -29,7 +29,7 @@ public sealed partial class RlTrainer
         bool drafted = false;
         int groupsScored = 0, flatGroups = 0;
         double rolloutSeconds = 0, rewardSeconds = 0, acceptSum = 0;
-        long tokens = 0;
+        long tokens = 0, canonical = 0;
         int dropped = 0, acceptCount = 0, keptGroups = 0;
         var arms = new Dictionary<string, long>();
         var failures = new List<string>();
@@ -61,6 +61,7 @@ public sealed partial class RlTrainer
             foreach (var (k, v) in result.Metrics.ArmChoices) arms[k] = arms.GetValueOrDefault(k) + v;
             failures.AddRange(result.Metrics.DrafterFailures);
             tokens += result.Metrics.GeneratedTokens;
+            canonical += result.Metrics.CanonicalDraws;
             if (result.Metrics.SpeculativeRowRounds > 0) { acceptSum += result.Metrics.AcceptLengthSum; acceptCount += (int)result.Metrics.SpeculativeRowRounds; }
 
             progress?.Report(new RlProgress(Step, "reward", null));
@@ -112,7 +113,7 @@ public sealed partial class RlTrainer
         var batch = new RlBatch(prompts, responses, rewards.ToArray(), advantages, groups.ToArray());
         var outcomes = new ResponseOutcomes(responses.Select(r => r.Length).ToArray(), stopped, _rewards.Names, scoreRows, groupsScored, flatGroups,
             drafted ? acceptLengths : null);
-        return (new CollectedBatch(batch, logProbs, dropped, outcomes), new RolloutTotals(rolloutSeconds, rewardSeconds, tokens, acceptSum, acceptCount, arms, failures), texts);
+        return (new CollectedBatch(batch, logProbs, dropped, outcomes), new RolloutTotals(rolloutSeconds, rewardSeconds, tokens, acceptSum, acceptCount, arms, failures, canonical), texts);
     }
 
     private StepMetrics Metrics((double[] Rewards, int[] Lengths, int Accurate, RolloutTotals Totals, int Dropped, double Gap, ResponseOutcomes Outcomes) view,
@@ -139,6 +140,7 @@ public sealed partial class RlTrainer
             StepSeconds = stepSeconds,
             RolloutTokensPerSecond = rollout.Tokens / Math.Max(rollout.RolloutSeconds, 1e-9),
             AcceptLength = rollout.AcceptCount == 0 ? 1.0 : rollout.AcceptSum / rollout.AcceptCount,
+            CanonicalDraws = rollout.CanonicalDraws,
             LogProbGapMax = gap,
             ArmChoices = rollout.ArmChoices.Count == 0 ? null : rollout.ArmChoices,
             DrafterFailures = rollout.DrafterFailures.Count == 0 ? null : rollout.DrafterFailures,

@@ -81,6 +81,7 @@ public sealed partial class RlTrainer : IDisposable
 
     /// <summary>Runs one RL step and returns its metrics (also sent to the sink).</summary>
     /// <exception cref="RewardException">A reward function failed; names the sample.</exception>
+    /// <exception cref="PolicyDivergedException">The update left a diverged policy, or the rollout met non-finite logits; the step is not counted.</exception>
     /// <exception cref="OperationCanceledException">Cancelled (between decode steps or phases); the policy is unchanged if before the update.</exception>
     public StepMetrics RunStep(CancellationToken cancellationToken = default, IProgress<RlProgress>? progress = null)
     {
@@ -107,6 +108,8 @@ public sealed partial class RlTrainer : IDisposable
         var clock = Stopwatch.StartNew();
         using var scored = old is null && any ? zeros(batch.Batch.Count, batch.Batch.Responses.Max(r => r.Length), device: _policy.Device) : null;
         var stats = _update.Run(batch.Batch, old, reference, Step, scored);
+        if (PolicyHealth.Problem(_policy, batch.Batch) is { } problem)
+            throw new PolicyDivergedException(Step, $"{problem} (learning rate {_options.LearningRate:g3}, gradient norm {stats.GradNorm:g3})");
         double updateSeconds = clock.Elapsed.TotalSeconds;
         double gap = any ? LogProbGap((old ?? scored)!, batch.RolloutLogProbs) : 0;
 
@@ -125,6 +128,11 @@ public sealed partial class RlTrainer : IDisposable
             if (tlt.Idle.Failure is not null) LogIdleFailure(_logger, Step, tlt.Idle.Failure);
         }
         metrics = EvaluateIfDue(metrics, cancellationToken);             // after the step's timing: never counted as rollout
+        if (_pendingChanges is not null)
+        {
+            metrics = metrics with { SettingsChanged = _pendingChanges.Select(c => c.ToString()).ToList() };
+            _pendingChanges = null;
+        }
         if (_communicator.Rank == 0) _sink?.Write(metrics);
         LogStep(_logger, Step, metrics.RewardMean, metrics.StepSeconds);
         Step++;
@@ -141,6 +149,11 @@ public sealed partial class RlTrainer : IDisposable
         Tlt?.BeforeRollout(Step);
         (CollectedBatch batch, RolloutTotals rollout, IReadOnlyList<(string, string?)> texts) collected;
         try { collected = CollectRollouts(cancellationToken, progress); }
+        catch (NonFiniteLogitsException e)
+        {
+            Tlt?.AbandonRollout();
+            throw new PolicyDivergedException(Step, $"the rollout met non-finite logits ({e.Message})", e);
+        }
         catch
         {
             // Stop drafter training before anything else runs. No collectives here: this rank may be the only
@@ -194,24 +207,44 @@ public sealed partial class RlTrainer : IDisposable
     public string SaveCheckpoint(string root)
     {
         var path = _communicator.Rank == 0
-            ? RlCheckpoint.Write(root, new TrainerState(Step, _update.OptimizerSteps, _sampler.State, _options.Seed, Tlt?.CommittedVersion ?? 0),
+            ? RlCheckpoint.Write(root, new TrainerState(Step, _update.OptimizerSteps, _sampler.State, _options.Seed, Tlt?.CommittedVersion ?? 0, Settings),
                 _policy, _optimizer, Drafter)
             : Path.Combine(root, $"step-{Step:D6}");
         _communicator.Barrier();
         return path;
     }
 
+    /// <summary>This run's settings, as checkpoints record them.</summary>
+    public RunSettings Settings => _settings ??= new RunSettings(RunSettings.HashPrompts(_sampler.Examples), _sampler.Examples.Count, _options.GroupSize,
+        _options.PromptsPerStep, _options.LearningRate, _options.Sampling.Temperature, _options.Sampling.MaxNewTokens, Tlt is not null);
+
+    private RunSettings? _settings;
+    private IReadOnlyList<SettingChange>? _pendingChanges;   // accepted setting changes, reported with the next step
+
     /// <summary>Restores policy, optimizer, drafter, sampler position and step from a checkpoint folder.</summary>
-    /// <exception cref="InvalidDataException">The checkpoint was written with a different seed or is malformed.</exception>
-    public void LoadCheckpoint(string checkpointDirectory)
+    /// <param name="checkpointDirectory">A complete checkpoint folder.</param>
+    /// <param name="allowChangedSettings">
+    /// Resume even if the checkpoint was written with other <see cref="Settings"/> (prompt set, group size, prompts per step,
+    /// learning rate, temperature, response budget, TLT); the changes are then reported in the next step's metrics
+    /// (<see cref="StepMetrics.SettingsChanged"/>). Default false: such a checkpoint is refused before anything is loaded.
+    /// </param>
+    /// <returns>The settings that differ from the checkpoint's (empty when none, or when the checkpoint predates settings).</returns>
+    /// <exception cref="InvalidDataException">The checkpoint was written with a different seed, is incomplete or is malformed (the file is named).</exception>
+    /// <exception cref="CheckpointSettingsException">It was written with other settings and <paramref name="allowChangedSettings"/> is false.</exception>
+    public IReadOnlyList<SettingChange> LoadCheckpoint(string checkpointDirectory, bool allowChangedSettings = false)
     {
+        var saved = RlCheckpoint.ReadState(checkpointDirectory);
+        if (saved.Seed != _options.Seed)
+            throw new InvalidDataException($"{checkpointDirectory}: written with seed {saved.Seed}, but this trainer uses seed {_options.Seed}.");
+        var changes = saved.Settings is null ? Array.Empty<SettingChange>() : Settings.ChangesFrom(saved.Settings);
+        if (changes.Count > 0 && !allowChangedSettings) throw new CheckpointSettingsException(checkpointDirectory, changes);
         var state = RlCheckpoint.Read(checkpointDirectory, _policy, _optimizer, Drafter);
-        if (state.Seed != _options.Seed)
-            throw new InvalidDataException($"{checkpointDirectory}: written with seed {state.Seed}, but this trainer uses seed {_options.Seed}.");
         Step = state.Step;
         _update.OptimizerSteps = state.OptimizerSteps;
         _sampler.Restore(state.Sampler);
         Tlt?.ContinueFrom(state.DrafterVersion);                         // drafter versions keep increasing across a resume
+        _pendingChanges = changes.Count > 0 ? changes : null;
+        return changes;
     }
 
     /// <inheritdoc />

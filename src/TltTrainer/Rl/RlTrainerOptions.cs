@@ -49,7 +49,7 @@ public sealed record RlTrainerOptions
     /// </summary>
     public int MicroBatchTokens { get; init; } = 8192;
 
-    /// <summary>Peak learning rate. Default 1e-5.</summary>
+    /// <summary>Peak learning rate, in (0, 1]. Default 1e-5.</summary>
     public double LearningRate { get; init; } = 1e-5;
 
     /// <summary>Linear warm-up optimizer steps. Default 0.</summary>
@@ -125,7 +125,7 @@ public sealed record RlTrainerOptions
         Require(MiniBatchesPerEpoch >= 1, nameof(MiniBatchesPerEpoch), MiniBatchesPerEpoch, "must be ≥ 1");
         Require(MicroBatchSize >= 1, nameof(MicroBatchSize), MicroBatchSize, "must be ≥ 1");
         Require(MicroBatchTokens >= 0, nameof(MicroBatchTokens), MicroBatchTokens, "must be ≥ 0 (0 = no budget)");
-        Require(LearningRate > 0, nameof(LearningRate), LearningRate, "must be > 0");
+        Require(LearningRate > 0 && LearningRate <= 1, nameof(LearningRate), LearningRate, "must lie in (0, 1] (RL fine-tuning uses about 1e-7 to 1e-4)");
         Require(WarmupSteps >= 0, nameof(WarmupSteps), WarmupSteps, "must be ≥ 0");
         Require(TotalSteps >= 1, nameof(TotalSteps), TotalSteps, "must be ≥ 1");
         Require(MinLearningRateFraction is >= 0 and <= 1, nameof(MinLearningRateFraction), MinLearningRateFraction, "must lie in [0, 1]");

@@ -12,17 +12,16 @@ public interface IMetricsSink
     void Write(StepMetrics metrics);
 }
 
-/// <summary>Appends each step as one JSON line to a file.</summary>
+/// <summary>Appends each step as one JSON line to a file (created, with its folder, at the first step: a run that fails before it leaves none).</summary>
 public sealed class JsonlMetricsSink : IMetricsSink, IDisposable
 {
-    private readonly StreamWriter _writer;
+    private StreamWriter? _writer;
 
-    /// <summary>Opens <paramref name="path"/> for appending (created with its folder if needed).</summary>
+    /// <summary>Appends to <paramref name="path"/> from the first <see cref="Write"/> on.</summary>
     public JsonlMetricsSink(string path)
     {
+        ArgumentException.ThrowIfNullOrEmpty(path);
         Path = path;
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
-        _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read));
     }
 
     /// <summary>The file.</summary>
@@ -31,12 +30,17 @@ public sealed class JsonlMetricsSink : IMetricsSink, IDisposable
     /// <inheritdoc />
     public void Write(StepMetrics metrics)
     {
+        if (_writer is null)
+        {
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
+            _writer = new StreamWriter(new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read));
+        }
         _writer.WriteLine(JsonSerializer.Serialize(metrics));
         _writer.Flush();
     }
 
     /// <inheritdoc />
-    public void Dispose() => _writer.Dispose();
+    public void Dispose() => _writer?.Dispose();
 }
 
 /// <summary>Logs a one-line summary of each step.</summary>

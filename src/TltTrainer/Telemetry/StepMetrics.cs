@@ -91,6 +91,12 @@ public sealed record StepMetrics
     /// <summary>Drafter failures during the rollout ("name.call: error"; the rollout went on plainly; "rank R: ..." under MPI), or null when none.</summary>
     [JsonPropertyName("rollout/drafter_failures")] public IReadOnlyList<string>? DrafterFailures { get; init; }
 
+    /// <summary>Draws redone on the canonical path because they fell within the path tolerance of a decision (see RolloutEngineOptions.PathTolerance).</summary>
+    [JsonPropertyName("rollout/canonical_draws")] public long CanonicalDraws { get; init; }
+
+    /// <summary>Run settings that differ from those of the checkpoint this run resumed from (on the first step after the resume), or null.</summary>
+    [JsonPropertyName("run/settings_changed")] public IReadOnlyList<string>? SettingsChanged { get; init; }
+
     /// <summary>Groups dropped by dynamic sampling (all rewards equal).</summary>
     [JsonPropertyName("rollout/groups_dropped")] public int GroupsDropped { get; init; }
 

@@ -230,6 +230,51 @@ public sealed class RlRobustnessTests
         }
     }
 
+    /// <summary>A reward that, once, sets the policy's first weight to NaN while the step is scored (a stand-in for an update gone wrong).</summary>
+    private sealed class PoisonsThePolicy(CausalLM policy, int atCall) : IRewardFunction
+    {
+        private int _calls;
+        public string Name => "poison";
+
+        public double Score(RewardInput input)
+        {
+            if (++_calls == atCall)
+                using (torch.no_grad()) policy.parameters().First().view(-1)[0] = float.NaN;
+            return input.Response.Length % 3;
+        }
+    }
+
+    [Fact]
+    public void RunStep_PolicyLeftNonFinite_ThrowsDiverged_AndNeitherCountsNorReportsTheStep()
+    {
+        using var dir = new TempDirectory();
+        var tokenizer = TestTokenizers.CharLevel(RlTrainerTests.Alphabet, dir);
+        using var model = TestModels.Peaked(TransformerPresets.Tiny, seed: 91, std: 0.1);
+        var prompts = Enumerable.Range(0, 12).Select(i => new PromptExample(RlTrainerTests.Alphabet.Substring(i, 3), null)).ToList();
+        var lines = new List<TltTrainer.Telemetry.StepMetrics>();
+        int perStep = RlTrainerTests.Options.PromptsPerStep * RlTrainerTests.Options.GroupSize;
+        using var trainer = new RlTrainer(model, tokenizer, new RolloutEngine(model),
+            new RewardComposer(new[] { new WeightedReward(new PoisonsThePolicy(model, atCall: perStep + 1)) }), new PromptSampler(prompts, 3),
+            RlTrainerTests.Options, sink: new ListSink(lines));
+        trainer.RunStep();
+        // Step 1: the weights turn NaN while it is scored; its update cannot repair them, so the check after the update stops the run.
+        var e = Assert.Throws<PolicyDivergedException>(() => trainer.RunStep());
+        Assert.Equal(1, e.Step);
+        Assert.Contains("is no longer finite", e.Reason);
+        Assert.Equal(1, trainer.Step);
+        Assert.Single(lines);
+        // The next step meets the NaN in its rollout, and says so.
+        var again = Assert.Throws<PolicyDivergedException>(() => trainer.RunStep());
+        Assert.Contains("non-finite logits", again.Reason);
+        Assert.IsType<NonFiniteLogitsException>(again.InnerException);
+        Assert.Equal(1, trainer.Step);
+    }
+
+    private sealed class ListSink(List<TltTrainer.Telemetry.StepMetrics> lines) : TltTrainer.Telemetry.IMetricsSink
+    {
+        public void Write(TltTrainer.Telemetry.StepMetrics metrics) => lines.Add(metrics);
+    }
+
     [Fact]
     public void Create_TokenizerLargerThanModelVocabulary_ThrowsNamingBothSizes()
     {

@@ -13,7 +13,7 @@ public sealed record PromptExample(string Prompt, string? Answer);
 /// <summary>Reads prompt files.</summary>
 public static class JsonlPromptReader
 {
-    /// <summary>Reads one JSON object per line with a string <c>prompt</c> and an optional string or number <c>answer</c>; blank lines are skipped.</summary>
+    /// <summary>Reads one JSON object per line with a non-empty string <c>prompt</c> and an optional string or number <c>answer</c>; blank lines are skipped.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">A line is not valid; the message names file and line.</exception>
     public static IReadOnlyList<PromptExample> Read(string path)
@@ -31,6 +31,8 @@ public static class JsonlPromptReader
             if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}:{lineNumber}: expected a JSON object.");
             if (!root.TryGetProperty("prompt", out var prompt) || prompt.ValueKind != JsonValueKind.String)
                 throw new InvalidDataException($"{path}:{lineNumber}: \"prompt\" must be a string.");
+            if (string.IsNullOrWhiteSpace(prompt.GetString()))
+                throw new InvalidDataException($"{path}:{lineNumber}: \"prompt\" is empty (the model would answer nothing but its start token).");
             string? answer = null;
             if (root.TryGetProperty("answer", out var a))
             {
@@ -72,6 +74,9 @@ public sealed class PromptSampler
 
     /// <summary>Current position.</summary>
     public SamplerState State { get; private set; }
+
+    /// <summary>The prompts drawn from.</summary>
+    public IReadOnlyList<PromptExample> Examples => _examples;
 
     /// <summary>Moves the sampler to a saved position (resume).</summary>
     public void Restore(SamplerState state)
