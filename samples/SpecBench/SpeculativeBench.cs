@@ -7,7 +7,9 @@
 // E = (1 − α^(γ+1)) / (1 − α) of the rounds that drafted, c is the drafting time per decode step and
 // drafted position (γ of them) relative to one plain decode step, and the Leviathan bound E / (γ·c + 1) is taken over all decode-phase forwards:
 // E becomes a row's tokens per target forward and γ·c the drafting cost per forward, which differ from
-// the textbook values only for drafters that sometimes propose nothing (n-gram without a match).
+// the textbook values only for drafters that sometimes propose nothing (n-gram without a match). The trained
+// chain also runs with each draft proposal (coupled, argmax, rejection) to show what reproducibility costs in
+// acceptance at temperature 1, and every row says whether its sampled tokens equal plain sampling's.
 using System.Text.Json.Nodes;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
@@ -43,7 +45,7 @@ internal static class SpeculativeBench
             var plain = plainEngine.Generate(sampled);
             // Each case runs `repeats` times interleaved with as many plain runs, and its speedup is over those plain runs:
             // the fastest of each counts (other processes on shared cores only ever slow a run down).
-            var measured = new List<(string Name, SpecStrategy Strategy, RolloutResult Spec, RolloutResult Plain)>();
+            var measured = new List<(string Name, SpecStrategy Strategy, RolloutResult Spec, RolloutResult Plain, bool SamePlain)>();
             foreach (var (name, strategy) in Cases(quick))
             {
                 if (only is not null && !only.Split(',').Contains(name)) continue;
@@ -59,6 +61,7 @@ internal static class SpeculativeBench
                     : new RolloutEngineOptions { MaxRunningBatch = batch, Drafter = drafter, Strategy = strategy });
                 engine.Generate(sampled.Take(1).ToList());
                 identical &= engine.Generate(greedy).Trajectories.Zip(plainGreedy).All(p => p.First.ResponseTokens.SequenceEqual(p.Second.ResponseTokens));
+                bool samePlain = engine.Generate(sampled).Trajectories.Zip(plain.Trajectories).All(p => p.First.ResponseTokens.SequenceEqual(p.Second.ResponseTokens));
                 RolloutResult? best = null, pairedPlain = null;
                 for (int i = 0; i < repeats; i++)
                 {
@@ -66,12 +69,12 @@ internal static class SpeculativeBench
                     best = Faster(best, engine.Generate(sampled));
                 }
                 plain = Faster(plain, pairedPlain!);
-                measured.Add((name, strategy, best!, pairedPlain!));
+                measured.Add((name, strategy, best!, pairedPlain!, samePlain));
             }
 
             results.Add(Row("plain", "-", batch, TokensPerSecond(plain), 1.0, 1.0, null, null, null));
             Console.WriteLine($"  batch {batch,2} {"plain",-16} {"-",-14} {TokensPerSecond(plain),8:F0} tok/s  ({sampled.Count} requests, {plain.Metrics.GeneratedTokens} tokens)");
-            foreach (var (name, strategy, spec, pairedPlain) in measured)
+            foreach (var (name, strategy, spec, pairedPlain, samePlain) in measured)
             {
                 var m = spec.Metrics;
                 double tps = TokensPerSecond(spec), speedup = tps / TokensPerSecond(pairedPlain);
@@ -96,6 +99,7 @@ internal static class SpeculativeBench
                 }
                 string shape = name == "adaptive" ? "bandit" : strategy.ToString();
                 var row = Row(name, shape, batch, tps, speedup, e, alpha, cost, bound);
+                row["tokens_equal_plain"] = samePlain;                  // temperature 1, same seeds: coupled and argmax must be, rejection need not
                 row["verify_cost_ratio"] = verifyCost is null ? null : Math.Round(verifyCost.Value, 3);
                 row["bound_at_measured_verify"] = verifyBound is null ? null : Math.Round(verifyBound.Value, 3);
                 row["step_ms"] = new JsonObject
@@ -103,7 +107,7 @@ internal static class SpeculativeBench
                     ["plain"] = Math.Round(plainStep * 1000, 3), ["draft"] = Math.Round(draftPerStep * 1000, 3), ["verify"] = Math.Round(verifyPerStep * 1000, 3),
                 };
                 results.Add(row);
-                Console.WriteLine($"  batch {batch,2} {name,-16} {shape,-14} {tps,8:F0} tok/s  {speedup,5:F2}x  accept {e:F2}"
+                Console.WriteLine($"  batch {batch,2} {name,-16} {shape,-20} {tps,8:F0} tok/s  {speedup,5:F2}x  accept {e:F2}{(samePlain ? "" : " (tokens differ from plain)")}"
                     + (bound is null ? "" : $"  α {alpha:F2}  c {cost:F2}  bound {bound:F2}x  v {verifyCost:F2}  bound at v {verifyBound:F2}x")
                     + $"  ms/step: plain {plainStep * 1000:F2}, draft {draftPerStep * 1000:F2} + verify {verifyPerStep * 1000:F2}");
             }
@@ -117,7 +121,7 @@ internal static class SpeculativeBench
     /// </summary>
     private static AdaptiveSpeculation Adaptive(IDrafter eagle, IDrafter ngram) => new(new AdaptiveSpeculationOptions
     {
-        Arms = new[] { SpeculationArm.None, SpeculationArm.Of(eagle, SpecStrategy.ChainOf(5, sample: false)), SpeculationArm.Of(ngram, SpecStrategy.ChainOf(8, sample: false)) },
+        Arms = new[] { SpeculationArm.None, SpeculationArm.Of(eagle, SpecStrategy.ChainOf(5)), SpeculationArm.Of(ngram, SpecStrategy.ChainOf(8)) },
         BatchThreshold = 16, Patience = 5, Seed = 1,
     });
 
@@ -135,15 +139,20 @@ internal static class SpeculativeBench
 
     private static IEnumerable<(string Name, SpecStrategy Strategy)> Cases(bool quick)
     {
-        if (!quick) yield return ("ngram", SpecStrategy.ChainOf(4, sample: false));
-        if (!quick) yield return ("ngram", SpecStrategy.ChainOf(6, sample: false));
-        yield return ("ngram", SpecStrategy.ChainOf(8, sample: false));
-        yield return ("eagle-untrained", SpecStrategy.ChainOf(5, sample: false));
-        yield return ("eagle-trained", SpecStrategy.ChainOf(5, sample: false));
-        yield return ("eagle-trained", SpecStrategy.ChainOf(7, sample: false));
-        if (!quick) yield return ("eagle-trained", SpecStrategy.ChainOf(8, sample: false));
+        if (!quick) yield return ("ngram", SpecStrategy.ChainOf(4));
+        if (!quick) yield return ("ngram", SpecStrategy.ChainOf(6));
+        yield return ("ngram", SpecStrategy.ChainOf(8));
+        yield return ("eagle-untrained", SpecStrategy.ChainOf(5));
+        yield return ("eagle-trained", SpecStrategy.ChainOf(5));
+        // The same chain with the other two proposals: coupled (above) keeps the output equal to plain sampling, as argmax
+        // does with less acceptance at temperature 1; rejection accepts Σ min(p, q) but its tokens depend on the drafter.
+        yield return ("eagle-trained", SpecStrategy.ChainOf(5, DraftProposal.Argmax));
+        yield return ("eagle-trained", SpecStrategy.ChainOf(5, DraftProposal.Rejection));
+        yield return ("eagle-trained", SpecStrategy.ChainOf(7));
+        if (!quick) yield return ("eagle-trained", SpecStrategy.ChainOf(8));
         yield return ("eagle-trained", SpecStrategy.TreeOf(6, 3, 16));
-        yield return ("adaptive", SpecStrategy.ChainOf(5, sample: false));        // arms and shape chosen by the bandit
+        if (!quick) yield return ("eagle-trained", SpecStrategy.TreeOf(6, 3, 16, DraftProposal.Argmax));
+        yield return ("adaptive", SpecStrategy.ChainOf(5));        // arms and shape chosen by the bandit
     }
 
     /// <summary>α with (1 − α^(γ+1)) / (1 − α) = E, by bisection (E in [1, γ + 1]).</summary>

@@ -138,7 +138,7 @@ public sealed class TltRollout : IDisposable
                 var ngram = Track(owned, new NGramDrafter());
                 var arms = new[]
                 {
-                    SpeculationArm.None, SpeculationArm.Of(eagle, SpecStrategy.ChainOf(o.EagleDepth, sample: false)),
+                    SpeculationArm.None, SpeculationArm.Of(eagle, SpecStrategy.ChainOf(o.EagleDepth)),
                     SpeculationArm.Of(eagle, SpecStrategy.TreeOf(o.EagleDepth, 3, 16)), SpeculationArm.Of(ngram, SpecStrategy.ChainOf(8)),
                 };
                 var a = new AdaptiveSpeculation(new AdaptiveSpeculationOptions
@@ -152,7 +152,7 @@ public sealed class TltRollout : IDisposable
             var evaluationDrafter = Track(owned, new EagleDrafter(policy, Track(owned, Copy(drafter, policy)), publisher));
             var evaluation = new RolloutEngine(policy, engineOptions with
             {
-                Drafter = evaluationDrafter, Strategy = SpecStrategy.ChainOf(o.EagleDepth, sample: false), SpeculateAtOrBelowBatch = o.SpeculateAtOrBelowBatch,
+                Drafter = evaluationDrafter, Strategy = SpecStrategy.ChainOf(o.EagleDepth), SpeculateAtOrBelowBatch = o.SpeculateAtOrBelowBatch,
             });
             var result = new TltRollout(rollout, evaluation, adaptive, new OnlineDrafter(buffer, scheduler, online), training);
             result._owned.AddRange(owned);

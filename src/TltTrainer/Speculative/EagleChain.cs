@@ -1,6 +1,8 @@
 // Chain drafting with the EAGLE drafter: depth-k autoregressive steps on the drafter's own predicted
-// features. For sampled requests the drafted token is drawn from the drafter's processed distribution q
-// (kept for rejection sampling); for greedy requests, or when SampleChain is off, it is q's argmax.
+// features. The drafted token at a position is, for greedy requests or the Argmax proposal, q's argmax; for
+// the Coupled proposal, the Gumbel-max of q under the request's own noise at that position (what the target
+// draws there when q is close to p, so coupled verification accepts it); for the Rejection proposal, a draw
+// from q with the request's stream, q kept for rejection sampling.
 using TltTrainer.Rollout;
 using static TorchSharp.torch;
 
@@ -16,7 +18,7 @@ internal static class EagleChain
         int depth = depthOf.Max();
         var tokens = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
         var probs = Enumerable.Range(0, b).Select(_ => new List<double[]>()).ToArray();
-        var sampled = Enumerable.Range(0, b).Select(r => strategy.SampleChain && !context.Sampling[r].IsGreedy).ToArray();
+        var rejection = Enumerable.Range(0, b).Select(r => strategy.Proposal == DraftProposal.Rejection && !context.Sampling[r].IsGreedy).ToArray();
         int maxPosition = drafter.Model.Config.MaxPositions - 1;
         var features = root;
         for (int i = 0; i < depth; i++)
@@ -27,7 +29,9 @@ internal static class EagleChain
             for (int r = 0; r < b; r++)
             {
                 var q = TokenDistribution.FromLogits(logits.AsSpan(r * vocab, vocab), context.Sampling[r]);
-                int token = sampled[r] ? q.Sample(context.Rngs[r]) : q.Argmax;
+                int token = rejection[r] ? q.Sample(context.Rngs[r])
+                    : strategy.Proposal == DraftProposal.Coupled ? q.Sample(new SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + i))
+                    : q.Argmax;
                 next[r] = token;
                 if (i < depthOf[r]) { tokens[r].Add(token); probs[r].Add(q.Probs); }
             }
@@ -37,6 +41,6 @@ internal static class EagleChain
                 tensor(positions, new long[] { b, 1 }, device: drafter.Device), null).squeeze(1);
         }
         return Enumerable.Range(0, b).Select(r => tokens[r].Count == 0 ? DraftTree.Empty
-            : new DraftTree(Enumerable.Range(-1, tokens[r].Count).ToArray(), tokens[r].ToArray(), sampled[r] ? probs[r].ToArray() : null)).ToList();
+            : new DraftTree(Enumerable.Range(-1, tokens[r].Count).ToArray(), tokens[r].ToArray(), rejection[r] ? probs[r].ToArray() : null)).ToList();
     }
 }

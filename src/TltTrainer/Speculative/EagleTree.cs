@@ -3,7 +3,10 @@
 // ancestors via a window mask over the tree's drafter-cache slots), take top-k children of each, and
 // keep the k best of the k² candidates by cumulative log-probability as the next beam. Finally keep the
 // best (budget − 1) nodes of everything generated. A child never scores above its parent and ties
-// break by creation order, so the kept set is closed under parents.
+// break by creation order, so the kept set is closed under parents. With the Coupled proposal a sampled
+// request's children are the top-k of q perturbed by the request's noise at their position (a draw of k
+// tokens from q without replacement whose first is the coupled chain's token): the child the target draws
+// there is then among them whenever the drafter's q is close to p. Scores stay q's log-probabilities.
 using static TorchSharp.torch;
 
 namespace TltTrainer.Speculative;
@@ -18,7 +21,7 @@ internal static class EagleTree
         var device = drafter.Device;
         int maxPosition = drafter.Model.Config.MaxPositions - 1;
         var nodes = Enumerable.Range(0, b).Select(_ => new List<Node>()).ToArray();
-        var (topScores, topTokens) = TopK(drafter.Logits(root), k);               // [B, k]
+        var (topScores, topTokens) = TopK(drafter.Logits(root), k, context, rowsPerRequest: 1, depth: 1);   // [B, k]
         var beam = new int[b][];
         for (int r = 0; r < b; r++)
         {
@@ -45,7 +48,7 @@ internal static class EagleTree
                 }
             var features = drafter.Step(tensor(tokens, new long[] { b, k }, device: device), parentFeatures,
                 tensor(positions, new long[] { b, k }, device: device), tensor(mask, new long[] { b, k, window }, device: device));
-            var (childScores, childTokens) = TopK(drafter.Logits(features), k);     // [B·k, k]
+            var (childScores, childTokens) = TopK(drafter.Logits(features), k, context, rowsPerRequest: k, depth: level + 1);   // [B·k, k]
             var nextParentIndex = new long[b * k];
             for (int r = 0; r < b; r++)
             {
@@ -80,8 +83,61 @@ internal static class EagleTree
         return new DraftTree(parents, kept.Select(n => nodes[n].Token).ToArray());
     }
 
+    /// <summary>
+    /// Top-k children per row of float32 logits <c>[B·rowsPerRequest, V]</c> (flattened row-major): the top-k of the raw
+    /// log-softmax, or for coupled sampled requests the top-k of q's log-probabilities plus the request's noise at the
+    /// children's position (the row's length + <paramref name="depth"/> − 1).
+    /// </summary>
+    private static (double[] Scores, int[] Tokens) TopK(Tensor logits, int k, DraftContext context, int rowsPerRequest, int depth)
+    {
+        bool coupled = context.Strategy.Proposal == DraftProposal.Coupled && context.Sampling.Any(s => !s.IsGreedy);
+        if (!coupled) return RawTopK(logits, k);
+        var managed = Rollout.RolloutEngine.ToManaged(logits);
+        int vocab = (int)logits.shape[^1], rows = managed.Length / vocab;
+        var (scores, tokens) = (new double[rows * k], new int[rows * k]);
+        for (int i = 0; i < rows; i++)
+        {
+            int r = i / rowsPerRequest;
+            var q = Rollout.TokenDistribution.FromLogits(managed.AsSpan(i * vocab, vocab), context.Sampling[r]);
+            var noise = new Rollout.SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + depth - 1);
+            // Greedy rows rank by q alone; tokens outside q's support are never drafted ahead of one inside.
+            bool greedy = context.Sampling[r].IsGreedy;
+            var best = new (double Key, int Token)[k];
+            Array.Fill(best, (double.NegativeInfinity, int.MaxValue));
+            for (int x = 0; x < vocab; x++)
+            {
+                if (q.Probs[x] <= 0) continue;
+                double key = Math.Log(q.Probs[x]) + (greedy ? 0 : -Math.Log(-Math.Log(noise.Uniform(x))));
+                if (key <= best[k - 1].Key) continue;
+                int at = k - 1;                                         // insertion into the sorted k best (ties keep the lower id)
+                while (at > 0 && key > best[at - 1].Key) { best[at] = best[at - 1]; at--; }
+                best[at] = (key, x);
+            }
+            for (int c = 0; c < k; c++)
+            {
+                // Fewer than k tokens in q's support: the remaining children repeat nothing and score as impossible.
+                int token = best[c].Token == int.MaxValue ? FirstUnused(best, c, vocab) : best[c].Token;
+                tokens[i * k + c] = token;
+                scores[i * k + c] = q.Probs[token] > 0 ? Math.Log(q.Probs[token]) : -1e9;
+            }
+        }
+        return (scores, tokens);
+    }
+
+    /// <summary>A token id not among the first <paramref name="filled"/> of <paramref name="best"/> (siblings must be distinct).</summary>
+    private static int FirstUnused((double Key, int Token)[] best, int filled, int vocab)
+    {
+        for (int x = 0; x < vocab; x++)
+        {
+            bool used = false;
+            for (int c = 0; c < filled; c++) used |= best[c].Token == x;
+            if (!used) { best[filled] = (double.NegativeInfinity, x); return x; }
+        }
+        throw new InvalidOperationException("the vocabulary is smaller than the tree's branching.");
+    }
+
     /// <summary>Top-k log-softmax scores and tokens per row of float32 logits <c>[..., V]</c>, flattened row-major.</summary>
-    private static (double[] Scores, int[] Tokens) TopK(Tensor logits, int k)
+    private static (double[] Scores, int[] Tokens) RawTopK(Tensor logits, int k)
     {
         using var scope = NewDisposeScope();
         var logp = nn.functional.log_softmax(logits.view(-1, logits.shape[^1]), -1);

@@ -84,6 +84,9 @@ public sealed class CoupledSamplingTests
     [Theory]
     [InlineData("ngram")]
     [InlineData("eagle-tree")]
+    [InlineData("eagle-tree-argmax")]
+    [InlineData("eagle-chain")]
+    [InlineData("eagle-chain-argmax")]
     public void Speculative_SampledCoupled_IsTokenForTokenPlainSampling(string drafterName)
     {
         var config = TransformerPresets.Tiny;
@@ -93,7 +96,13 @@ public sealed class CoupledSamplingTests
         var plain = new RolloutEngine(model).Generate(requests).Trajectories;
         using var eagle = new EagleDraftModel(config, seed: 3);
         using IDrafter drafter = drafterName == "ngram" ? new NGramDrafter(new NGramDrafterOptions(MaxN: 3, MinN: 1)) : new EagleDrafter(model, eagle);
-        var strategy = drafterName == "ngram" ? SpecStrategy.ChainOf(4) : SpecStrategy.TreeOf(3, 3, 8);
+        var strategy = drafterName switch
+        {
+            "ngram" or "eagle-chain" => SpecStrategy.ChainOf(4),
+            "eagle-chain-argmax" => SpecStrategy.ChainOf(4, DraftProposal.Argmax),
+            "eagle-tree-argmax" => SpecStrategy.TreeOf(3, 3, 8, DraftProposal.Argmax),
+            _ => SpecStrategy.TreeOf(3, 3, 8),
+        };
         var spec = new RolloutEngine(model, new RolloutEngineOptions { Drafter = drafter, Strategy = strategy }).Generate(requests);
         Assert.True(spec.Metrics.SpeculativeSteps > 0);
         for (int i = 0; i < requests.Count; i++) Assert.Equal(plain[i].ResponseTokens, spec.Trajectories[i].ResponseTokens);
