@@ -27,7 +27,8 @@ public sealed class DrafterTrainer : IDisposable
     private readonly CausalLM _target;
     private readonly EagleDraftModel _drafter;
     private readonly DrafterTrainingOptions _options;
-    private readonly OptimizerHelper _optimizer;
+    private readonly DrafterOptimizer _optimizer;
+    private readonly Scalar _hiddenWeight, _tokenWeight, _one;       // held here: see DrafterOptimizer on implicit Scalars
     private int _step;
 
     /// <summary>Creates a trainer for <paramref name="drafter"/> (trained in place) against <paramref name="target"/> (never modified).</summary>
@@ -36,7 +37,8 @@ public sealed class DrafterTrainer : IDisposable
         _target = target;
         _drafter = drafter;
         _options = (options ?? new DrafterTrainingOptions()).Validate();
-        _optimizer = optim.AdamW(drafter.parameters(), _options.LearningRate, _options.Beta1, _options.Beta2, weight_decay: _options.WeightDecay);
+        _optimizer = new DrafterOptimizer(drafter.parameters(), _options.Beta1, _options.Beta2, _options.WeightDecay);
+        (_hiddenWeight, _tokenWeight, _one) = (_options.HiddenLossWeight.ToScalar(), _options.TokenLossWeight.ToScalar(), 1.0.ToScalar());
     }
 
     /// <summary>Optimizer steps taken.</summary>
@@ -48,12 +50,12 @@ public sealed class DrafterTrainer : IDisposable
         using var scope = NewDisposeScope();
         _drafter.train();
         double warm = _options.WarmupSteps == 0 ? 1 : Math.Min(1.0, (_step + 1.0) / _options.WarmupSteps);
-        foreach (var group in _optimizer.ParamGroups) group.LearningRate = _options.LearningRate * warm;
-        _optimizer.zero_grad();
+        _optimizer.LearningRate = _options.LearningRate * warm;
+        _optimizer.ZeroGrad();
         var (loss, result) = Loss(batch);
         loss.backward();
         nn.utils.clip_grad_norm_(_drafter.parameters(), _options.ClipNorm);
-        _optimizer.step();
+        _optimizer.Step();
         _step++;
         return result;
     }
@@ -79,13 +81,13 @@ public sealed class DrafterTrainer : IDisposable
         }
         var predicted = _drafter.Forward(embeds, batch.Hidden, null, 0, batch.Positions, batch.Mask);        // [B, T, H]
         var mask = batch.LossMask;
-        var pairs = mask.sum().clamp_min(1);
+        var pairs = mask.sum().clamp_min(_one);
         var hiddenLoss = (nn.functional.smooth_l1_loss(predicted.to(ScalarType.Float32), batch.TargetHidden.to(ScalarType.Float32),
             reduction: nn.Reduction.None).mean(new long[] { -1 }) * mask).sum() / pairs;
         var logits = nn.functional.linear(predicted, _target.LmHeadWeight.detach()).to(ScalarType.Float32);
         var logProbs = nn.functional.log_softmax(logits, -1);
         var tokenLoss = (-(targetLogProbs.exp() * logProbs).sum(-1) * mask).sum() / pairs;
-        var loss = hiddenLoss * _options.HiddenLossWeight + tokenLoss * _options.TokenLossWeight;
+        var loss = (hiddenLoss * _hiddenWeight).add(tokenLoss * _tokenWeight, Models.RootedScalars.One);
         var correct = (logits.argmax(-1).eq(targetArgmax).to(ScalarType.Float32) * mask).sum() / pairs;
         var result = new DrafterStepResult(loss.item<float>(), hiddenLoss.item<float>(), tokenLoss.item<float>(), correct.item<float>(),
             (int)mask.sum().item<float>());
@@ -115,5 +117,9 @@ public sealed class DrafterTrainer : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _optimizer.Dispose();
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        foreach (var s in new[] { _hiddenWeight, _tokenWeight, _one }) s.Dispose();
+    }
 }

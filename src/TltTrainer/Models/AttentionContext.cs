@@ -1,6 +1,7 @@
 // Everything the layers of one forward share: RoPE cos/sin for the tokens' positions, the boolean
 // attention mask over [prefix from the cache | new tokens], and where the new tokens go in the cache.
 // Built once per forward so that each layer only does its own projections and attention.
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace TltTrainer.Models;
@@ -97,15 +98,25 @@ internal sealed class AttentionContext
     {
         newTokenMask ??= CausalMask(newTokens, device);
         int window = (int)newTokenMask.shape[2];
-        var lengthT = tensor(lengths.Select(l => (long)l).ToArray(), device: device).view(batch, 1);   // [B, 1]
+        // Every Scalar handed to an op is held in a using variable until the op has run (see RootedScalars).
+        using Scalar zero = 0L.ToScalar(), last = ((long)window - 1).ToScalar(), width = ((long)window).ToScalar();
+        var windowStart = tensor(lengths.Select(l => (long)(l + newTokens - window)).ToArray(), device: device).view(batch, 1);   // [B, 1]
         // Key slot s of row b is fully visible prefix (s < L_b + T − W), inside the masked window, or stale/empty.
-        var slots = arange(keyLength, ScalarType.Int64, device).view(1, keyLength);                    // [1, S]
-        var relative = slots - (lengthT + (newTokens - window));                                        // [B, S]
-        var isPrefix = relative.lt(0).unsqueeze(1);                                                     // [B, 1, S]
-        var inWindow = relative.ge(0).logical_and(relative.lt(window)).unsqueeze(1);                    // [B, 1, S]
-        var index = relative.clamp(0, window - 1).unsqueeze(1).expand(batch, newTokens, keyLength);
+        var slots = Range(keyLength, device).view(1, keyLength);                                        // [1, S]
+        var relative = slots.sub(windowStart);                                                           // [B, S]
+        var isPrefix = relative.lt(zero).unsqueeze(1);                                                  // [B, 1, S]
+        var inWindow = relative.ge(zero).logical_and(relative.lt(width)).unsqueeze(1);                  // [B, 1, S]
+        var index = relative.clamp(zero, last).unsqueeze(1).expand(batch, newTokens, keyLength);
         var windowPart = newTokenMask.to(device).expand(batch, newTokens, window).gather(2, index);       // [B, T, S]
         return FoldQueryGroups(isPrefix.logical_or(inWindow.logical_and(windowPart)), rep);
+    }
+
+    /// <summary>[n] int64 0, 1, …, n − 1, from a host array (arange would take an implicit Scalar; see RootedScalars).</summary>
+    private static Tensor Range(int n, Device device)
+    {
+        var values = new long[n];
+        for (int i = 0; i < n; i++) values[i] = i;
+        return tensor(values, device: device);
     }
 
     /// <summary>[1, T, T] bool, lower triangular: each new token sees itself and the new tokens before it.</summary>
@@ -188,7 +199,7 @@ internal sealed class AttentionContext
     private static AttentionContext Uncached(TransformerConfig config, RotaryEmbedding rope, int batch, int newTokens, Device device,
         ScalarType dtype, int rep, Tensor? positions, Tensor? newTokenMask)
     {
-        positions ??= arange(newTokens, ScalarType.Int64, device).view(1, newTokens).expand(batch, newTokens);
+        positions ??= Range(newTokens, device).view(1, newTokens).expand(batch, newTokens);
         CheckMaxPosition(config, positions);
         var (cos, sin) = rope.Gather(positions, dtype);
         var mask = FoldQueryGroups((newTokenMask ?? CausalMask(newTokens, device)).expand(batch, newTokens, newTokens), rep);

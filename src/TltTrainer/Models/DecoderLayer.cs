@@ -28,7 +28,7 @@ public sealed class DecoderLayer : nn.Module
     {
         // Runs inside the model's dispose scope (per-module scopes cost more than the ops they would free).
         var normed = input_layernorm is null ? x : input_layernorm.forward(x);
-        var h = x + self_attn.Forward(normed, ctx);
-        return h + mlp.forward(post_attention_layernorm.forward(h));
+        var h = x.add(self_attn.Forward(normed, ctx), RootedScalars.One);
+        return h.add(mlp.forward(post_attention_layernorm.forward(h)), RootedScalars.One);
     }
 }

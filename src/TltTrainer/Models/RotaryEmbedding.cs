@@ -41,7 +41,7 @@ public sealed class RotaryEmbedding : IDisposable
         long half = x.shape[^1] / 2;
         using var scope = NewDisposeScope();       // keeps the chained temporaries alive through the native calls
         var rotated = cat(new[] { x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half) }, -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        return (x * cos).add(rotated * sin, RootedScalars.One).MoveToOuterDisposeScope();
     }
 
     private (Tensor Cos, Tensor Sin) Table(Device device, ScalarType dtype)
