@@ -90,17 +90,15 @@ internal sealed class DecodeBatch
         var output = _target.Forward(tensor(padded, new long[] { n, longest }, device: _target.Device), _cache, start, options: ForwardOptions.HiddenOnly);
         var last = tensor(newcomers.Select((s, i) => (long)(i * longest + s.PromptLength - 1)).ToArray(), device: _target.Device);
         var hidden = output.Hidden.view(n * longest, -1);
-        var logits = BatchedLogits(_target.LmHead(hidden.index_select(0, last)));
-        int vocab = _target.Config.VocabSize;
+        var draws = new TargetDraws(BatchedLogits(_target.LmHead(hidden.index_select(0, last))),
+            newcomers.Select(s => new DrawRequest(s.Sampling, s.NoiseAt(s.Tokens.Count))).ToList(), _tolerance);
         for (int i = 0; i < n; i++)
         {
             var seq = newcomers[i];
             _cache.SetLength(start + i, seq.PromptLength);
             var rowHidden = hidden.narrow(0, i * longest, seq.PromptLength);
             ForEachDrafter("Observe", d => d.Observe(start + i, 0, rowHidden));
-            var dist = TokenDistribution.FromLogits(logits.AsSpan(i * vocab, vocab), seq.Sampling);
-            int token = Draw(dist, seq, out var decided);
-            seq.Append(token, decided.LogProb(token), _capacity);
+            AppendDraw(draws, seq, i);
             _sink?.OnHiddenStates(seq.Request.Id, seq.PromptLength - 1, rowHidden.narrow(0, seq.PromptLength - 1, 1), seq.Tokens);
             _metrics.GeneratedTokens++;
         }
@@ -112,19 +110,17 @@ internal sealed class DecodeBatch
     {
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
-        int b = _rows.Count, vocab = _target.Config.VocabSize;
+        int b = _rows.Count;
         var pending = tensor(_rows.Select(s => (long)s.Tokens[^1]).ToArray(), new long[] { b, 1 }, device: _target.Device);
         var output = _target.Forward(pending, _cache, 0, options: ForwardOptions.HiddenOnly);
         var hidden = output.Hidden.view(b, -1);
-        var logits = BatchedLogits(_target.LmHead(hidden));
+        var draws = new TargetDraws(BatchedLogits(_target.LmHead(hidden)), _rows.Select(s => new DrawRequest(s.Sampling, s.NoiseAt(s.Tokens.Count))).ToList(), _tolerance);
         var positions = new int[b];
         for (int r = 0; r < b; r++)
         {
             var seq = _rows[r];
             int position = positions[r] = seq.Tokens.Count - 1;
-            var dist = TokenDistribution.FromLogits(logits.AsSpan(r * vocab, vocab), seq.Sampling);
-            int token = Draw(dist, seq, out var decided);
-            seq.Append(token, decided.LogProb(token), _capacity);
+            AppendDraw(draws, seq, r);
             seq.VerifyRounds++;
             if (_sink is not null) _sink.OnHiddenStates(seq.Request.Id, position, hidden.narrow(0, r, 1), seq.Tokens);
         }
@@ -152,20 +148,28 @@ internal sealed class DecodeBatch
         var input = VerifyInput.Build(_rows, trees, _cache);
         var output = _target.Forward(input.Tokens(_target.Device), _cache, 0, input.Positions(_target.Device),
             input.Mask(_target.Device), ForwardOptions.HiddenOnly);
-        int b = _rows.Count, width = input.Width, vocab = _target.Config.VocabSize;
+        int b = _rows.Count, width = input.Width;
         var hidden = output.Hidden.view(b * width, -1);
-        var logits = BatchedLogits(_target.LmHead(hidden));
+        // Plain decoding's draw at every column (the root and each node; a padding column repeats the root's position and
+        // is never read): the target's token there is all that greedy and coupled verification need.
+        var requests = new List<DrawRequest>(b * width);
+        var used = new List<bool>(b * width);
+        for (int r = 0; r < b; r++)
+            for (int c = 0; c < width; c++)
+            {
+                int depth = c == 0 || c > trees[r].Count ? 0 : trees[r].Depths[c - 1];
+                requests.Add(new DrawRequest(_rows[r].Sampling, _rows[r].NoiseAt(_rows[r].Tokens.Count + depth)));
+                used.Add(c <= trees[r].Count);
+            }
+        var draws = new TargetDraws(BatchedLogits(_target.LmHead(hidden)), requests, _tolerance, used);
         for (int r = 0; r < b; r++)
         {
             var seq = _rows[r];
             var tree = trees[r];
             int length = seq.Tokens.Count - 1;                      // cached tokens before this round
-            var dists = new Dictionary<int, TokenDistribution>();
-            TokenDistribution Target(int node) => dists.TryGetValue(node, out var d) ? d
-                : dists[node] = TokenDistribution.FromLogits(logits.AsSpan((r * width + node + 1) * vocab, vocab), seq.Sampling);
-            // The canonical distribution after a node replaces the batched one, so log-probs come from what decided.
-            TokenDistribution Canonical(int node) => dists[node] = CanonicalAfter(seq, tree, node);
-            var verdict = SpeculativeVerifier.Verify(tree, Target, seq.NoiseAt(length + 1), seq.Rng, _treeVerification, _tolerance, Canonical);
+            var target = draws.Row(seq, tree, r * width, node => CanonicalAfter(seq, tree, node));
+            var verdict = SpeculativeVerifier.Verify(tree, target, seq.Rng, _treeVerification);
+            _metrics.CanonicalDraws += target.CanonicalDraws;
 
             // Emit accepted drafts then the correction/bonus token, stopping early at a stop token or limit.
             var slots = new List<int> { 0 };                        // verify-input columns kept: the root, then accepted nodes
@@ -175,13 +179,13 @@ internal sealed class DecodeBatch
             {
                 int node = verdict.AcceptedNodes[i];
                 int parent = tree.Parents[node];
-                goesOn = seq.Append(tree.Tokens[node], Target(parent).LogProb(tree.Tokens[node]), _capacity);
+                goesOn = seq.Append(tree.Tokens[node], target.LogProb(parent, tree.Tokens[node]), _capacity);
                 slots.Add(node + 1);
                 emitted++;
             }
             if (goesOn)
             {
-                seq.Append(verdict.NextToken, Target(verdict.NextTokenParent).LogProb(verdict.NextToken), _capacity);
+                seq.Append(verdict.NextToken, target.LogProb(verdict.NextTokenParent, verdict.NextToken), _capacity);
                 emitted++;
             }
             seq.VerifyRounds++;
@@ -204,21 +208,24 @@ internal sealed class DecodeBatch
         _metrics.VerifySeconds += clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>The logits of a batched forward in managed memory (through the test seam that simulates other rounding, if set).</summary>
-    private float[] BatchedLogits(Tensor logits)
+    /// <summary>A batched forward's logits (through the test seam that simulates another machine's rounding, when set).</summary>
+    private Tensor BatchedLogits(Tensor logits)
     {
+        if (_perturb is null) return logits;
         var managed = RolloutEngine.ToManaged(logits);
-        _perturb?.Invoke(managed);
-        return managed;
+        _perturb(managed);
+        return tensor(managed, logits.shape, device: logits.device);
     }
 
-    /// <summary>Plain decoding's draw of a row's next token from <paramref name="dist"/>, redone on the canonical path when within the tolerance of a decision.</summary>
-    private int Draw(TokenDistribution dist, RunningSequence seq, out TokenDistribution decided) =>
-        dist.Sample(seq.NoiseAt(seq.Tokens.Count), _tolerance, () =>
-        {
-            _metrics.CanonicalDraws++;
-            return _canonical.Distribution(seq.Tokens, seq.Sampling);
-        }, out decided);
+    /// <summary>Appends row <paramref name="column"/>'s draw (plain decoding's next token) to <paramref name="seq"/>.</summary>
+    private void AppendDraw(TargetDraws draws, RunningSequence seq, int column)
+    {
+        var target = draws.Row(seq, DraftTree.Empty, column, _ => CanonicalAfter(seq, DraftTree.Empty, -1));
+        int token = target.PlainToken(-1);
+        float logProb = target.LogProb(-1, token);
+        _metrics.CanonicalDraws += target.CanonicalDraws;
+        seq.Append(token, logProb, _capacity);
+    }
 
     /// <summary>The canonical distribution after <paramref name="node"/> of a row's draft: its prefix is the row's tokens and the path to the node.</summary>
     private TokenDistribution CanonicalAfter(RunningSequence seq, DraftTree tree, int node)
@@ -226,7 +233,6 @@ internal sealed class DecodeBatch
         var path = new List<int>();
         for (int n = node; n >= 0; n = tree.Parents[n]) path.Add(tree.Tokens[n]);
         path.Reverse();
-        _metrics.CanonicalDraws++;
         return _canonical.Distribution(seq.Tokens.Concat(path), seq.Sampling);
     }
 

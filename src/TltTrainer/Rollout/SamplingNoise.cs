@@ -14,16 +14,21 @@ public readonly record struct SamplingNoise(ulong Seed, long Position)
 {
     private readonly ulong _key = Mix(Seed ^ Mix(unchecked((ulong)Position * 0xD1B54A32D192ED03UL + 0x8CB92BA72F3D8DD7UL)));
 
+    /// <summary>The position's hash key: token x's uniform comes from Mix(Key + x·φ) (the same bits on the host and in <see cref="NoiseTensors"/>).</summary>
+    internal ulong Key => _key;
+
     /// <summary>The noise <paramref name="steps"/> positions further on.</summary>
     public SamplingNoise After(int steps) => new(Seed, Position + steps);
 
     /// <summary>The uniform in (0, 1) (53 random bits, never 0 or 1) of <paramref name="token"/> at this position.</summary>
-    public double Uniform(int token) => ((Mix(unchecked(_key + (ulong)token * 0x9E3779B97F4A7C15UL)) >> 11) + 0.5) * (1.0 / (1UL << 53));
+    public double Uniform(int token) => ((Mix(unchecked(_key + (ulong)token * Golden)) >> 11) + 0.5) * (1.0 / (1UL << 53));
+
+    internal const ulong Golden = 0x9E3779B97F4A7C15UL, Mix1 = 0xBF58476D1CE4E5B9UL, Mix2 = 0x94D049BB133111EBUL;
 
     private static ulong Mix(ulong z)
     {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z = (z ^ (z >> 30)) * Mix1;
+        z = (z ^ (z >> 27)) * Mix2;
         return z ^ (z >> 31);
     }
 }

@@ -21,19 +21,37 @@ internal static class EagleChain
         var rejection = Enumerable.Range(0, b).Select(r => strategy.Proposal == DraftProposal.Rejection && !context.Sampling[r].IsGreedy).ToArray();
         int maxPosition = drafter.Model.Config.MaxPositions - 1;
         var features = root;
+        bool hostSide = rejection.Any(x => x);           // rejection sampling needs q itself; the other proposals draw on the device
         for (int i = 0; i < depth; i++)
         {
-            var logits = RolloutEngine.ToManaged(drafter.Logits(features));
-            int vocab = logits.Length / b;
+            var logits = drafter.Logits(features);                                                           // [B, V]
             var next = new long[b];
-            for (int r = 0; r < b; r++)
+            if (hostSide)
             {
-                var q = TokenDistribution.FromLogits(logits.AsSpan(r * vocab, vocab), context.Sampling[r]);
-                int token = rejection[r] ? q.Sample(context.Rngs[r])
-                    : strategy.Proposal == DraftProposal.Coupled ? q.Sample(new SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + i))
-                    : q.Argmax;
-                next[r] = token;
-                if (i < depthOf[r]) { tokens[r].Add(token); probs[r].Add(q.Probs); }
+                var managed = RolloutEngine.ToManaged(logits);
+                int vocab = managed.Length / b;
+                for (int r = 0; r < b; r++)
+                {
+                    var q = TokenDistribution.FromLogits(managed.AsSpan(r * vocab, vocab), context.Sampling[r]);
+                    int token = rejection[r] ? q.Sample(context.Rngs[r])
+                        : strategy.Proposal == DraftProposal.Coupled ? q.Sample(new SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + i))
+                        : q.Argmax;
+                    next[r] = token;
+                    if (i < depthOf[r]) { tokens[r].Add(token); probs[r].Add(q.Probs); }
+                }
+            }
+            else
+            {
+                // Coupled: q's Gumbel-max under the noise the target draws this position with (q's argmax for greedy rows).
+                var drawn = strategy.Proposal == DraftProposal.Coupled
+                    ? DeviceSampler.Draw(logits, Enumerable.Range(0, b).Select(r => new DrawRequest(context.Sampling[r],
+                        new SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + i))).ToList(), tolerance: 0).Tokens
+                    : Argmax(logits);
+                for (int r = 0; r < b; r++)
+                {
+                    next[r] = drawn[r];
+                    if (i < depthOf[r]) tokens[r].Add(drawn[r]);
+                }
             }
             if (i == depth - 1) break;
             var positions = Enumerable.Range(0, b).Select(r => (long)Math.Min(drafter.Consumed(r) + i, maxPosition)).ToArray();
@@ -42,5 +60,11 @@ internal static class EagleChain
         }
         return Enumerable.Range(0, b).Select(r => tokens[r].Count == 0 ? DraftTree.Empty
             : new DraftTree(Enumerable.Range(-1, tokens[r].Count).ToArray(), tokens[r].ToArray(), rejection[r] ? probs[r].ToArray() : null)).ToList();
+    }
+
+    private static int[] Argmax(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        return logits.argmax(-1).to(ScalarType.Int32).cpu().data<int>().ToArray();
     }
 }

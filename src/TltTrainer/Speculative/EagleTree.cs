@@ -92,48 +92,12 @@ internal static class EagleTree
     {
         bool coupled = context.Strategy.Proposal == DraftProposal.Coupled && context.Sampling.Any(s => !s.IsGreedy);
         if (!coupled) return RawTopK(logits, k);
-        var managed = Rollout.RolloutEngine.ToManaged(logits);
-        int vocab = (int)logits.shape[^1], rows = managed.Length / vocab;
-        var (scores, tokens) = (new double[rows * k], new int[rows * k]);
-        for (int i = 0; i < rows; i++)
-        {
-            int r = i / rowsPerRequest;
-            var q = Rollout.TokenDistribution.FromLogits(managed.AsSpan(i * vocab, vocab), context.Sampling[r]);
-            var noise = new Rollout.SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + depth - 1);
-            // Greedy rows rank by q alone; tokens outside q's support are never drafted ahead of one inside.
-            bool greedy = context.Sampling[r].IsGreedy;
-            var best = new (double Key, int Token)[k];
-            Array.Fill(best, (double.NegativeInfinity, int.MaxValue));
-            for (int x = 0; x < vocab; x++)
-            {
-                if (q.Probs[x] <= 0) continue;
-                double key = Math.Log(q.Probs[x]) + (greedy ? 0 : -Math.Log(-Math.Log(noise.Uniform(x))));
-                if (key <= best[k - 1].Key) continue;
-                int at = k - 1;                                         // insertion into the sorted k best (ties keep the lower id)
-                while (at > 0 && key > best[at - 1].Key) { best[at] = best[at - 1]; at--; }
-                best[at] = (key, x);
-            }
-            for (int c = 0; c < k; c++)
-            {
-                // Fewer than k tokens in q's support: the remaining children repeat nothing and score as impossible.
-                int token = best[c].Token == int.MaxValue ? FirstUnused(best, c, vocab) : best[c].Token;
-                tokens[i * k + c] = token;
-                scores[i * k + c] = q.Probs[token] > 0 ? Math.Log(q.Probs[token]) : -1e9;
-            }
-        }
-        return (scores, tokens);
-    }
-
-    /// <summary>A token id not among the first <paramref name="filled"/> of <paramref name="best"/> (siblings must be distinct).</summary>
-    private static int FirstUnused((double Key, int Token)[] best, int filled, int vocab)
-    {
-        for (int x = 0; x < vocab; x++)
-        {
-            bool used = false;
-            for (int c = 0; c < filled; c++) used |= best[c].Token == x;
-            if (!used) { best[filled] = (double.NegativeInfinity, x); return x; }
-        }
-        throw new InvalidOperationException("the vocabulary is smaller than the tree's branching.");
+        var flat = logits.view(-1, logits.shape[^1]);
+        var rows = Enumerable.Range(0, (int)flat.shape[0]).Select(i => i / rowsPerRequest)
+            .Select(r => new Rollout.DrawRequest(context.Sampling[r], new Rollout.SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + depth - 1))).ToList();
+        var (tokens, logProbs) = Rollout.DeviceSampler.TopK(flat, rows, k);
+        // A child outside q's support scores as impossible (it is never verified ahead of one inside).
+        return (logProbs.Select(l => double.IsNegativeInfinity(l) ? -1e9 : l).ToArray(), tokens);
     }
 
     /// <summary>Top-k log-softmax scores and tokens per row of float32 logits <c>[..., V]</c>, flattened row-major.</summary>

@@ -18,7 +18,10 @@
 // so P(ci) = p(ci); if u falls past all of them, draw from p with the children removed and
 // renormalised. Every token again has probability exactly p; the tokens depend on the drafter.
 //
-// When every step accepts, one bonus token is drawn from the target at the last accepted node.
+// When every step accepts, one bonus token is drawn from the target at the last accepted node, as plain
+// decoding would draw it there. The target is an IVerificationTarget: the engine's draws every node's plain
+// token on the device in one batch (DeviceSampler) and hands host distributions only to the two rules that
+// need them.
 using TltTrainer.Rollout;
 
 namespace TltTrainer.Speculative;
@@ -39,10 +42,48 @@ public enum TreeVerification
     ChildrenFirst,
 }
 
-/// <summary>Lossless draft verification (greedy match, rejection sampling, tree inverse-CDF walk).</summary>
+/// <summary>What verification asks of the target at one row's draft.</summary>
+public interface IVerificationTarget
+{
+    /// <summary>Whether the request is greedy.</summary>
+    bool IsGreedy { get; }
+
+    /// <summary>The token plain decoding draws after <paramref name="node"/> (−1 = after the root): what greedy and coupled verification accept.</summary>
+    int PlainToken(int node);
+
+    /// <summary>The target's whole distribution after <paramref name="node"/>; only the rejection and children-first rules ask for it.</summary>
+    TokenDistribution Distribution(int node);
+}
+
+/// <summary>Lossless draft verification (greedy and coupled match, rejection sampling, tree inverse-CDF walk).</summary>
 public static class SpeculativeVerifier
 {
-    /// <summary>Verifies <paramref name="tree"/>.</summary>
+    /// <summary>Verifies <paramref name="tree"/> against <paramref name="target"/>.</summary>
+    /// <param name="tree">The draft.</param>
+    /// <param name="target">The target at the draft's nodes.</param>
+    /// <param name="rng">The request's random stream (rejection and children-first rules only).</param>
+    /// <param name="rule">Rule for sampled requests with deterministic drafts.</param>
+    public static VerifyResult Verify(DraftTree tree, IVerificationTarget target, RequestRng rng, TreeVerification rule = TreeVerification.Coupled)
+    {
+        var accepted = new List<int>();
+        int node = -1;
+        while (true)
+        {
+            var children = tree.Children(node).ToArray();
+            if (children.Length == 0) return new VerifyResult(accepted, target.PlainToken(node), node);   // bonus token
+            int next;
+            int emitted;
+            if (target.IsGreedy) (next, emitted) = CoupledStep(tree, children, target.PlainToken(node));
+            else if (tree.DraftProbs is not null) (next, emitted) = RejectionStep(tree, children[0], target.Distribution(node), rng);
+            else if (rule == TreeVerification.Coupled) (next, emitted) = CoupledStep(tree, children, target.PlainToken(node));
+            else (next, emitted) = TreeStep(tree, children, target.Distribution(node), rng);
+            if (next < 0) return new VerifyResult(accepted, emitted, node);
+            accepted.Add(next);
+            node = next;
+        }
+    }
+
+    /// <summary>Verifies <paramref name="tree"/> against host distributions (a reference path; the engine verifies on the device).</summary>
     /// <param name="tree">The draft.</param>
     /// <param name="target">Target distribution after a node (−1 = after the root), computed lazily by the caller.</param>
     /// <param name="noise">The request's sampling noise at the position after the root (a node of depth d: d positions on).</param>
@@ -51,28 +92,19 @@ public static class SpeculativeVerifier
     /// <param name="tolerance">Logit difference between computation paths that greedy and coupled draws absorb (0 = none).</param>
     /// <param name="canonical">The canonical recomputation of the distribution after a node, for draws within the tolerance of a decision.</param>
     public static VerifyResult Verify(DraftTree tree, Func<int, TokenDistribution> target, SamplingNoise noise, RequestRng rng,
-        TreeVerification rule = TreeVerification.Coupled, double tolerance = 0, Func<int, TokenDistribution>? canonical = null)
+        TreeVerification rule = TreeVerification.Coupled, double tolerance = 0, Func<int, TokenDistribution>? canonical = null) =>
+        Verify(tree, new HostTarget(tree, target, noise, tolerance, canonical), rng, rule);
+
+    /// <summary>Host distributions as a verification target: plain tokens drawn from them, redone on the canonical path near a decision.</summary>
+    private sealed class HostTarget(DraftTree tree, Func<int, TokenDistribution> target, SamplingNoise noise, double tolerance,
+        Func<int, TokenDistribution>? canonical) : IVerificationTarget
     {
-        var accepted = new List<int>();
-        int node = -1;
-        while (true)
-        {
-            var p = target(node);
-            int at = node;
-            var here = noise.After(node < 0 ? 0 : tree.Depths[node]);
-            int Draw() => p.Sample(here, tolerance, canonical is null ? null : () => canonical(at), out _);
-            var children = tree.Children(node).ToArray();
-            if (children.Length == 0) return new VerifyResult(accepted, Draw(), node);   // bonus token
-            int next;
-            int emitted;
-            if (p.IsGreedy) (next, emitted) = CoupledStep(tree, children, Draw());
-            else if (tree.DraftProbs is not null) (next, emitted) = RejectionStep(tree, children[0], p, rng);
-            else if (rule == TreeVerification.Coupled) (next, emitted) = CoupledStep(tree, children, Draw());
-            else (next, emitted) = TreeStep(tree, children, p, rng);
-            if (next < 0) return new VerifyResult(accepted, emitted, node);
-            accepted.Add(next);
-            node = next;
-        }
+        public bool IsGreedy => target(-1).IsGreedy;
+
+        public int PlainToken(int node) => target(node).Sample(noise.After(node < 0 ? 0 : tree.Depths[node]), tolerance,
+            canonical is null ? null : () => canonical(node), out _);
+
+        public TokenDistribution Distribution(int node) => target(node);
     }
 
     /// <summary>Accepts the child whose token is <paramref name="y"/>, plain decoding's token here; else emits <paramref name="y"/>.</summary>

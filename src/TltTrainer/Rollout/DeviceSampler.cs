@@ -1,0 +1,215 @@
+// Plain decoding's draws for N positions at once, on the logits' device, with one copy to the host: the
+// token, whether the draw is robust to the path tolerance, the token's log-probability and whether the row's
+// logits were finite. The same decisions as TokenDistribution (the host reference, float64) in batched
+// tensor ops: greedy is the argmax of the raw logits; sampled rows are scaled by temperature, cut to the
+// top-k (ties at the cut kept) and to the smallest most-likely set reaching top-p (searched among the
+// TopPCandidates most likely tokens first, the whole vocabulary only when those fall short), and drawn by
+// Gumbel-max under SamplingNoise. A decision within a margin of the tolerance is flagged, as on the host, and
+// the caller redoes it on the canonical path: so the device draws equal the host reference token for token
+// (float32 here against float64 there moves a score by ~1e-6, far inside the margin); a top-p row whose cut
+// lies beyond the candidates is flagged too (the host handles it), so there is no second synchronisation. No
+// tensor of the vocabulary's width is read to the host. It runs on rollout workers while other threads
+// allocate, so no Scalar is made implicitly here (see Models.RootedScalars).
+using TltTrainer.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TltTrainer.Rollout;
+
+/// <summary>A position to draw: its request's sampling options and its noise.</summary>
+internal readonly record struct DrawRequest(SamplingOptions Options, SamplingNoise Noise);
+
+/// <summary>The draws of N positions: token, robustness, log-probability of the token, finiteness of the row's logits.</summary>
+internal sealed record DrawResults(int[] Tokens, bool[] Robust, float[] LogProbs, bool[] Finite);
+
+internal static class DeviceSampler
+{
+    /// <summary>Tokens searched for a top-p cut before the whole vocabulary is sorted.</summary>
+    public const int TopPCandidates = 2048;
+
+    private static readonly Scalar NegativeInfinity = double.NegativeInfinity;   // rooted: see RootedScalars
+    private static readonly Scalar One = 1;
+
+    /// <summary>Draws for every row of <paramref name="logits"/> <c>[N, V]</c>.</summary>
+    public static DrawResults Draw(Tensor logits, IReadOnlyList<DrawRequest> rows, double tolerance)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        int n = rows.Count, vocab = (int)logits.shape[1];
+        var device = logits.device;
+        var raw = logits.to(ScalarType.Float32);
+        bool anyGreedy = rows.Any(r => r.Options.IsGreedy), anySampled = rows.Any(r => !r.Options.IsGreedy);
+        var greedyRow = tensor(rows.Select(r => r.Options.IsGreedy).ToArray(), device: device);                 // [N]
+
+        Tensor token = zeros(n, ScalarType.Int64, device), logProb = zeros(n, ScalarType.Float64, device);
+        Tensor robust = ones(n, ScalarType.Bool, device);
+        if (anyGreedy)
+        {
+            var (top, index) = raw.topk(Math.Min(2, vocab), 1, true, true);
+            var best = index.select(1, 0);
+            var gap = vocab > 1 ? top.select(1, 0) - top.select(1, 1) : Filled(n, float.PositiveInfinity, device);
+            var lp = raw.gather(1, best.unsqueeze(1)).squeeze(1).to(ScalarType.Float64) - raw.to(ScalarType.Float64).logsumexp(1, false);
+            token = best;
+            logProb = lp;
+            robust = tolerance > 0 ? gap.gt(Threshold(4 * tolerance, device)) : robust;
+        }
+        if (anySampled)
+        {
+            var (sampledToken, sampledLogProb, sampledRobust) = Sampled(raw, rows, tolerance, vocab, device);
+            token = anyGreedy ? where(greedyRow, token, sampledToken) : sampledToken;
+            logProb = anyGreedy ? where(greedyRow, logProb, sampledLogProb) : sampledLogProb;
+            robust = anyGreedy ? where(greedyRow, robust, sampledRobust) : sampledRobust;
+        }
+        var finite = raw.isfinite().all(1);
+        var packed = stack(new[] { token.to(ScalarType.Float64), robust.to(ScalarType.Float64), logProb.to(ScalarType.Float64), finite.to(ScalarType.Float64) }, 1).cpu();
+        var host = packed.data<double>().ToArray();                                                             // the one host copy
+        return new DrawResults(
+            Enumerable.Range(0, n).Select(i => (int)host[i * 4]).ToArray(),
+            Enumerable.Range(0, n).Select(i => host[i * 4 + 1] != 0).ToArray(),
+            Enumerable.Range(0, n).Select(i => (float)host[i * 4 + 2]).ToArray(),
+            Enumerable.Range(0, n).Select(i => host[i * 4 + 3] != 0).ToArray());
+    }
+
+    /// <summary>Sampled rows: temperature, top-k, top-p, Gumbel-max; the winner, its log-probability and robustness.</summary>
+    private static (Tensor Token, Tensor LogProb, Tensor Robust) Sampled(Tensor raw, IReadOnlyList<DrawRequest> rows, double tolerance, int vocab, Device device)
+    {
+        var (logp, robust, scaled) = Processed(raw, rows, tolerance, vocab, device);
+        // Gumbel-max: the kept token with the largest log p + g; fragile when the runner-up is within the margin.
+        var scores = logp.add(Gumbel(rows, vocab, device), One);
+        var (top, index) = scores.topk(Math.Min(2, vocab), 1, true, true);
+        var token = index.select(1, 0);
+        if (tolerance > 0 && vocab > 1)
+        {
+            var gap = top.select(1, 0) - top.select(1, 1);
+            robust = robust.logical_and(gap.gt(scaled).logical_or(top.select(1, 1).isinf()));
+        }
+        return (token, logp.gather(1, token.unsqueeze(1)).squeeze(1), robust);
+    }
+
+    /// <summary>
+    /// The <paramref name="k"/> best tokens of each row by log q + g (greedy rows: by log q alone), with their log q, where q is
+    /// the row's processed distribution (temperature, top-k, top-p) and g its Gumbel noise: a draw of k tokens without
+    /// replacement whose first is the row's Gumbel-max draw (coupled draft trees). Tokens outside q's support come last.
+    /// </summary>
+    public static (int[] Tokens, double[] LogProbs) TopK(Tensor logits, IReadOnlyList<DrawRequest> rows, int k)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        int n = rows.Count, vocab = (int)logits.shape[1];
+        var device = logits.device;
+        var raw = logits.to(ScalarType.Float32);
+        var (logp, _, _) = Processed(raw, rows, 0, vocab, device);
+        var greedyRow = tensor(rows.Select(r => r.Options.IsGreedy).ToArray(), device: device).view(n, 1);
+        var noise = where(greedyRow, zeros(1, ScalarType.Float64, device), Gumbel(rows, vocab, device));
+        // −inf + g stays −inf; among such ties topk may pick any: they are the last children and score as impossible.
+        var (_, index) = logp.add(noise, One).topk(Math.Min(k, vocab), 1, true, true);
+        var chosen = logp.gather(1, index);
+        var packed = cat(new[] { index.to(ScalarType.Float64), chosen }, 1).cpu();
+        var host = packed.data<double>().ToArray();
+        int width = (int)index.shape[1];
+        var tokens = new int[n * width];
+        var logProbs = new double[n * width];
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < width; c++)
+            {
+                tokens[i * width + c] = (int)host[i * 2 * width + c];
+                logProbs[i * width + c] = host[i * 2 * width + width + c];
+            }
+        return (tokens, logProbs);
+    }
+
+    /// <summary>Gumbel noise <c>[N, V]</c> float64 of the rows' positions.</summary>
+    private static Tensor Gumbel(IReadOnlyList<DrawRequest> rows, int vocab, Device device) =>
+        NoiseTensors.Uniforms(rows.Select(r => r.Noise).ToList(), vocab, device).log().neg().log().neg();
+
+    /// <summary>
+    /// Log-probabilities <c>[N, V]</c> float64 after temperature, top-k and top-p (−∞ outside the kept set), whether the cuts
+    /// are robust to the tolerance, and the per-row score margin 4t/T.
+    /// </summary>
+    private static (Tensor LogP, Tensor Robust, Tensor Scaled) Processed(Tensor raw, IReadOnlyList<DrawRequest> rows, double tolerance, int vocab, Device device)
+    {
+        int n = rows.Count;
+        // float64 from here: a log-softmax over 152 k float32 logits is off by ~3e-5, the log-probs must be within 1e-5.
+        var temperature = tensor(rows.Select(r => r.Options.IsGreedy ? 1.0 : r.Options.Temperature).ToArray(), device: device).view(n, 1);
+        var z = raw.to(ScalarType.Float64) / temperature;                                                        // [N, V]
+        var robust = ones(n, ScalarType.Bool, device);
+        var scaled = tensor(rows.Select(r => 4 * tolerance / (r.Options.IsGreedy ? 1 : r.Options.Temperature)).ToArray(), device: device);
+
+        // Top-k: keep tokens at or above the k-th largest (ties kept); the cut is fragile when the k-th and (k+1)-th are close.
+        var topK = rows.Select(r => !r.Options.IsGreedy && r.Options.TopK > 0 && r.Options.TopK < vocab ? r.Options.TopK : 0).ToArray();
+        if (topK.Any(k => k > 0))
+        {
+            var (values, _) = z.topk(Math.Min(topK.Max() + 1, vocab), 1, true, true);
+            int width = (int)values.shape[1];
+            var at = tensor(topK.Select(k => (long)Math.Max(k - 1, 0)).ToArray(), device: device).view(n, 1);
+            var after = tensor(topK.Select(k => (long)Math.Min(k, width - 1)).ToArray(), device: device).view(n, 1);
+            var has = tensor(topK.Select(k => k > 0).ToArray(), device: device);
+            var threshold = values.gather(1, at).squeeze(1);
+            var next = values.gather(1, after).squeeze(1);
+            threshold = where(has, threshold, Filled(n, double.NegativeInfinity, device));
+            z = z.masked_fill(z.lt(threshold.unsqueeze(1)), NegativeInfinity);
+            if (tolerance > 0)
+                robust = robust.logical_and(has.logical_not().logical_or(((threshold - next) * temperature.squeeze(1)).gt(tensor(4 * tolerance, device: device))));
+        }
+        var logp = z.log_softmax(1);
+
+        // Top-p: keep the smallest most-likely set whose mass reaches p.
+        var topP = rows.Select(r => !r.Options.IsGreedy && r.Options.TopP < 1 ? r.Options.TopP : 1.0).ToArray();
+        if (topP.Any(p => p < 1))
+        {
+            var (keep, massGap, swapGap) = TopP(logp.exp(), topP, vocab, device);
+            logp = logp.masked_fill(keep.logical_not(), NegativeInfinity).log_softmax(1);
+            if (tolerance > 0) robust = robust.logical_and(massGap.gt(scaled)).logical_and(swapGap.gt(scaled));
+        }
+        return (logp, robust, scaled);
+    }
+
+    /// <summary>
+    /// The top-p keep mask <c>[N, V]</c> and, per row, how far the cut is from moving (mass and swap gaps; 0 for a row whose cut
+    /// lies beyond the <see cref="TopPCandidates"/> searched, so that its draw is redone on the host).
+    /// </summary>
+    private static (Tensor Keep, Tensor MassGap, Tensor SwapGap) TopP(Tensor probs, double[] topP, int vocab, Device device)
+    {
+        int n = topP.Length, candidates = Math.Min(TopPCandidates, vocab);
+        var p = tensor(topP, device: device);                                                                    // [N] float64
+        var (sorted, order) = probs.topk(candidates, 1, true, true);                                             // [N, K]
+        var cumulative = sorted.cumsum(1);
+        var before = cumulative.lt(p.view(n, 1)).sum(1);                                                         // tokens before the cut token
+        var reached = before.lt(Filled(n, candidates, device));
+        using Scalar lastIndex = (long)(candidates - 1);
+        var cut = before.clamp_max(lastIndex).view(n, 1);                                                        // index of the last kept token
+        var keepSorted = Range(candidates, device).view(1, -1).le(cut);
+        var keep = zeros(n, vocab, ScalarType.Bool, device).scatter(1, order, keepSorted);
+        var massAt = cumulative.gather(1, cut).squeeze(1);
+        var massBefore = (cumulative - sorted).gather(1, cut).squeeze(1);
+        var massGap = minimum(massAt - p, p - massBefore);
+        var lastKept = sorted.gather(1, cut).squeeze(1);
+        var firstDropped = sorted.gather(1, cut.add(Filled(1, 1L, device), One).clamp_max(lastIndex)).squeeze(1);
+        var anotherToken = cut.squeeze(1).lt(Filled(n, vocab - 1, device));
+        var swapGap = where(anotherToken, (lastKept - firstDropped) / lastKept, Filled(n, double.PositiveInfinity, device));
+        var disabled = tensor(topP.Select(x => x >= 1).ToArray(), device: device);
+        var infinite = Filled(n, double.PositiveInfinity, device);
+        var zero = Filled(n, 0.0, device);
+        massGap = where(disabled, infinite, where(reached, massGap, zero));
+        return (keep.logical_or(disabled.view(n, 1)), massGap, where(disabled, infinite, swapGap));
+    }
+
+    /// <summary>[n] float32 filled with <paramref name="value"/> (from a host array: full() would take an implicit Scalar).</summary>
+    private static Tensor Filled(int n, float value, Device device) => tensor(Enumerable.Repeat(value, n).ToArray(), device: device);
+
+    /// <summary>[n] float64 filled with <paramref name="value"/>.</summary>
+    private static Tensor Filled(int n, double value, Device device) => tensor(Enumerable.Repeat(value, n).ToArray(), device: device);
+
+    /// <summary>[n] int64 filled with <paramref name="value"/>.</summary>
+    private static Tensor Filled(int n, long value, Device device) => tensor(Enumerable.Repeat(value, n).ToArray(), device: device);
+
+    /// <summary>[n] int64 0, 1, …, n − 1.</summary>
+    private static Tensor Range(int n, Device device)
+    {
+        var values = new long[n];
+        for (int i = 0; i < n; i++) values[i] = i;
+        return tensor(values, device: device);
+    }
+
+    private static Tensor Threshold(double value, Device device) => tensor((float)value, device: device);
+}
