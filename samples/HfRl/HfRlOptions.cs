@@ -1,7 +1,8 @@
-// Settings of the HfRl sample: defaults, then command-line flags. Parse refuses unknown flags and bad
-// values with the flag named; Validate checks the combination with the field and value named.
-using System.Globalization;
+// Settings of the HfRl sample, with their defaults and ranges (HfRlCommandLine fills them from the flags).
+// Validate checks every value and the combination, naming the flag and value, for any caller: the command
+// line, or a test that builds the record in-process.
 using TltTrainer.Rl;
+using TltTrainer.Samples;
 
 namespace HfRl;
 
@@ -64,68 +65,21 @@ internal sealed record HfRlOptions
     /// <summary>Folder for TensorBoard event files, or null.</summary>
     public string? TensorBoardDirectory { get; init; }
 
-    public const string Usage = "usage: --model DIR --prompts FILE.jsonl [--steps N] [--seed S] [--out DIR] [--checkpoint-every N] [--resume [--allow-changed-settings]] "
-        + "[--lr X] [--group N] [--prompts-per-step N] [--max-new-tokens N] [--temperature T] [--template TEXT] [--workers N] "
-        + "[--tlt on|off] [--drafter FILE.safetensors] [--format REGEX] [--format-weight W] [--context N] "
-        + "[--overlong reject|truncate-left] [--bos auto|on|off] [--eval FILE.jsonl] [--eval-every N] [--eval-k K] [--tensorboard DIR]";
-
-    /// <summary>Reads flags; throws <see cref="ArgumentException"/> naming the flag.</summary>
-    public static HfRlOptions Parse(IReadOnlyList<string> args)
+    /// <summary>Accepted ranges, shared by --help, the flags' checks and <see cref="Validate"/>.</summary>
+    internal static class Ranges
     {
-        var o = new HfRlOptions();
-        for (int i = 0; i < args.Count; i++)
-        {
-            string flag = args[i];
-            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{flag} needs a value.");
-            o = flag switch
-            {
-                "--model" => o with { ModelDirectory = Value() },
-                "--prompts" => o with { PromptsPath = Value() },
-                "--steps" => o with { Steps = Int(flag, Value(), 1) },
-                "--seed" => o with { Seed = ulong.TryParse(Value(), out var seed) ? seed : throw new ArgumentException("--seed must be a non-negative integer.") },
-                "--out" => o with { OutputDirectory = Value() },
-                "--checkpoint-every" => o with { CheckpointEvery = Int(flag, Value(), 1) },
-                "--resume" => o with { Resume = true },
-                "--allow-changed-settings" => o with { AllowChangedSettings = true },
-                "--lr" => o with { LearningRate = Positive(flag, Value()) },
-                "--group" => o with { GroupSize = Int(flag, Value(), 2) },
-                "--prompts-per-step" => o with { PromptsPerStep = Int(flag, Value(), 1) },
-                "--max-new-tokens" => o with { MaxNewTokens = Int(flag, Value(), 1) },
-                "--temperature" => o with { Temperature = Positive(flag, Value()) },
-                "--template" => o with { Template = Value() },
-                "--workers" => o with { Workers = Int(flag, Value(), 1) },
-                "--tlt" => o with { Tlt = OnOff(flag, Value()) },
-                "--drafter" => o with { DrafterPath = Value() },
-                "--format" => o with { FormatPattern = Value() },
-                "--format-weight" => o with { FormatWeight = Positive(flag, Value()) },
-                "--context" => o with { Context = Int(flag, Value(), 2) },
-                "--overlong" => o with
-                {
-                    Overlong = Value() switch
-                    {
-                        "reject" => OverlongPromptPolicy.Reject,
-                        "truncate-left" => OverlongPromptPolicy.TruncateLeft,
-                        var v => throw new ArgumentException($"--overlong must be reject or truncate-left, not '{v}'."),
-                    },
-                },
-                "--bos" => o with
-                {
-                    AddBos = Value() switch
-                    {
-                        "auto" => (bool?)null,
-                        "on" => true,
-                        "off" => false,
-                        var v => throw new ArgumentException($"--bos must be auto, on or off, not '{v}'."),
-                    },
-                },
-                "--eval" => o with { EvalPath = Value() },
-                "--eval-every" => o with { EvalEvery = Int(flag, Value(), 1) },
-                "--eval-k" => o with { EvalK = Int(flag, Value(), 1) },
-                "--tensorboard" => o with { TensorBoardDirectory = Value() },
-                var unknown => throw new ArgumentException($"unknown option '{unknown}'; {Usage}"),
-            };
-        }
-        return o.Validate();
+        public static ValueRange Steps { get; } = ValueRange.AtLeast(1);
+        public static ValueRange CheckpointEvery { get; } = ValueRange.AtLeast(1);
+        public static ValueRange LearningRate { get; } = new(0, 1, MinOpen: true, Note: "RL fine-tuning uses about 1e-7 to 1e-4");
+        public static ValueRange GroupSize { get; } = ValueRange.AtLeast(2, "group advantages need siblings");
+        public static ValueRange PromptsPerStep { get; } = ValueRange.AtLeast(1);
+        public static ValueRange MaxNewTokens { get; } = ValueRange.AtLeast(1);
+        public static ValueRange Temperature { get; } = ValueRange.Positive;
+        public static ValueRange Workers { get; } = ValueRange.AtLeast(1);
+        public static ValueRange FormatWeight { get; } = ValueRange.Positive;
+        public static ValueRange Context { get; } = ValueRange.AtLeast(0, "0 = the longest prompt plus --max-new-tokens");
+        public static ValueRange EvalEvery { get; } = ValueRange.AtLeast(0, "0 = only after the last step");
+        public static ValueRange EvalK { get; } = ValueRange.Between(0, 1024, "0 = greedy only");
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the field and value when invalid.</summary>
@@ -137,22 +91,26 @@ internal sealed record HfRlOptions
         }
         Require(!string.IsNullOrWhiteSpace(ModelDirectory), "--model", ModelDirectory, "required: a HuggingFace model folder");
         Require(!string.IsNullOrWhiteSpace(PromptsPath), "--prompts", PromptsPath, "required: a JSONL file of {\"prompt\": ..., \"answer\": ...}");
-        Require(Steps >= 1, "--steps", Steps, "must be ≥ 1");
-        Require(CheckpointEvery >= 1, "--checkpoint-every", CheckpointEvery, "must be ≥ 1");
-        Require(LearningRate > 0 && LearningRate <= 1, "--lr", LearningRate, "must lie in (0, 1] (RL fine-tuning uses about 1e-7 to 1e-4)");
+        void InRange(double value, ValueRange range, string flag) => Require(range.Contains(value), flag, value, range.Rule);
+        InRange(Steps, Ranges.Steps, "--steps");
+        InRange(CheckpointEvery, Ranges.CheckpointEvery, "--checkpoint-every");
+        InRange(LearningRate, Ranges.LearningRate, "--lr");
         Require(Resume || !AllowChangedSettings, "--allow-changed-settings", AllowChangedSettings, "only applies with --resume");
-        Require(GroupSize >= 2, "--group", GroupSize, "must be ≥ 2 (group advantages need siblings)");
-        Require(PromptsPerStep >= 1, "--prompts-per-step", PromptsPerStep, "must be ≥ 1");
-        Require(MaxNewTokens >= 1, "--max-new-tokens", MaxNewTokens, "must be ≥ 1");
-        Require(Temperature > 0 && double.IsFinite(Temperature), "--temperature", Temperature, "must be a finite number > 0");
-        Require(Workers >= 1, "--workers", Workers, "must be ≥ 1");
-        Require(FormatWeight > 0 && double.IsFinite(FormatWeight), "--format-weight", FormatWeight, "must be a finite number > 0");
+        InRange(GroupSize, Ranges.GroupSize, "--group");
+        InRange(PromptsPerStep, Ranges.PromptsPerStep, "--prompts-per-step");
+        InRange(MaxNewTokens, Ranges.MaxNewTokens, "--max-new-tokens");
+        InRange(Temperature, Ranges.Temperature, "--temperature");
+        InRange(Workers, Ranges.Workers, "--workers");
+        InRange(FormatWeight, Ranges.FormatWeight, "--format-weight");
+        InRange(Context, Ranges.Context, "--context");
         Require(Context == 0 || Context > MaxNewTokens, "--context", Context, $"must exceed --max-new-tokens ({MaxNewTokens}) to leave room for a prompt");
         Require(!string.IsNullOrWhiteSpace(OutputDirectory), "--out", OutputDirectory, "must name a folder");
         Require(Tlt || DrafterPath is null, "--drafter", DrafterPath, "needs --tlt on (with TLT off nothing drafts)");
         Require(EvalPath is null || !string.IsNullOrWhiteSpace(EvalPath), "--eval", EvalPath, "must name a JSONL file");
-        Require(EvalEvery >= 0 && (EvalEvery == 0 || EvalPath is not null), "--eval-every", EvalEvery, "needs --eval FILE.jsonl (and must be ≥ 1)");
-        Require(EvalK is >= 0 and <= 1024 && (EvalK == 0 || EvalPath is not null), "--eval-k", EvalK, "needs --eval FILE.jsonl (and must lie in [1, 1024])");
+        InRange(EvalEvery, Ranges.EvalEvery, "--eval-every");
+        Require(EvalEvery == 0 || EvalPath is not null, "--eval-every", EvalEvery, "needs --eval FILE.jsonl");
+        InRange(EvalK, Ranges.EvalK, "--eval-k");
+        Require(EvalK == 0 || EvalPath is not null, "--eval-k", EvalK, "needs --eval FILE.jsonl");
         Require(TensorBoardDirectory is null || !string.IsNullOrWhiteSpace(TensorBoardDirectory), "--tensorboard", TensorBoardDirectory, "must name a folder");
         if (Template is not null)
         {
@@ -166,19 +124,4 @@ internal sealed record HfRlOptions
         }
         return this;
     }
-
-    private static int Int(string flag, string value, int min) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min
-            ? n : throw new ArgumentException($"{flag} must be an integer ≥ {min}, not '{value}'.");
-
-    private static double Positive(string flag, string value) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && x > 0 && double.IsFinite(x)
-            ? x : throw new ArgumentException($"{flag} must be a positive number, not '{value}'.");
-
-    private static bool OnOff(string flag, string value) => value switch
-    {
-        "on" => true,
-        "off" => false,
-        _ => throw new ArgumentException($"{flag} must be on or off, not '{value}'."),
-    };
 }

@@ -1,20 +1,15 @@
 // HfRl: RL with TLT on a local HuggingFace model (Llama/Qwen2 folder) and a JSONL prompt file with answers.
 //   dotnet run -c Release --project samples/HfRl -- --model DIR --prompts FILE.jsonl [--steps N] [--out DIR] [--resume] ...
 //   mpirun -np 2 dotnet samples/HfRl/bin/Release/net10.0/HfRl.dll --model DIR ...   (data-parallel over MPI ranks)
-// The run itself is HfRlRun (callable in-process); this file parses flags, wires Ctrl+C and maps input
+//   dotnet run -c Release --project samples/HfRl -- --help                           (every option, its default and range)
+// The run itself is HfRlRun (callable in-process), the flags are HfRlCommandLine's; this file wires Ctrl+C and maps input
 // errors to one line and exit code 2, a diverged policy to exit code 3, Ctrl+C to 130.
 using HfRl;
 using TltTrainer.Distributed;
 using TorchSharp;
 
-HfRlOptions options;
-try { options = HfRlOptions.Parse(args); }
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine($"hfrl: {e.Message}");
-    Console.Error.WriteLine(HfRlOptions.Usage);
-    return 2;
-}
+var commandLine = HfRlCommandLine.Run(args, Console.Out, Console.Error);
+if (commandLine.Options is not { } options) return commandLine.ExitCode;   // help printed (0), or the input refused (2)
 // Under mpirun every rank runs this program: one communicator, each rank on its share of the cores.
 using var ranks = Communicator.FromEnvironment();
 torch.set_num_threads(Communicator.CoresPerRank);

@@ -1,5 +1,6 @@
 // Quickstart, the main job: RL with TLT on the embedded long-tail task, on this machine's CPU cores.
-//   dotnet run -c Release --project samples/Quickstart -- [--steps N] [--seed S] [--out DIR] [--json FILE] [--tlt on|off] [--compare]
+//   dotnet run -c Release --project samples/Quickstart -- [--steps N] [--seed S] [--out DIR] [--json FILE] [--tlt on|off] [--compare] ...
+//   dotnet run -c Release --project samples/Quickstart -- --help       (every option, its default and range)
 //   mpirun -np 2 dotnet samples/Quickstart/bin/Release/net10.0/Quickstart.dll --steps N   (data-parallel over MPI ranks)
 // Prepares (or reuses from its cache) the embedded target and a warm drafter, then runs RL steps with two
 // rollout workers; with TLT on, speculation is adaptive and idle workers train the drafter online.
@@ -12,13 +13,8 @@ using Quickstart;
 using TltTrainer.Tasks;
 using TorchSharp;
 
-QuickstartOptions options;
-try { options = QuickstartOptions.Parse(args); }
-catch (Exception e) when (e is ArgumentException or FileNotFoundException)
-{
-    Console.Error.WriteLine($"quickstart: {e.Message}");
-    return 2;
-}
+var commandLine = QuickstartCommandLine.Run(args, Console.Out, Console.Error);
+if (commandLine.Options is not { } options) return commandLine.ExitCode;   // help printed (0), or the input refused (2)
 // Under mpirun every rank runs this program (data-parallel RL); rank 0 alone prints and writes files.
 using var ranks = Communicator.FromEnvironment();
 bool writer = ranks.Rank == 0;

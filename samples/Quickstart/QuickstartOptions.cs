@@ -1,7 +1,7 @@
-// Settings of the Quickstart: defaults, then an optional JSON config file (--config, snake_case field
-// names, unknown fields rejected by name), then command-line flags, each overriding the one before.
-using System.Text.Json;
+// Settings of the Quickstart, with their defaults and ranges. QuickstartCommandLine fills them: defaults, then
+// an optional JSON config file (snake_case field names), then the flags given, each overriding the one before.
 using System.Text.Json.Serialization;
+using TltTrainer.Samples;
 
 namespace Quickstart;
 
@@ -33,99 +33,42 @@ internal sealed record QuickstartOptions
     /// <summary>Folder for TensorBoard event files (one subfolder per run: on, off), or null.</summary>
     [JsonPropertyName("tensorboard_directory")] public string? TensorBoardDirectory { get; init; }
 
-    private const string Usage = "valid: --config FILE, --steps N, --seed S, --out DIR, --json FILE, --tlt on|off, --compare, --lr X, "
-        + "--prompts N, --group N, --max-new-tokens N, --temperature T, --workers N, --plain, --eval-prompts N, --eval-every N, --tensorboard DIR.";
-
-    private static readonly JsonSerializerOptions ConfigJson = new()
+    /// <summary>Accepted ranges, shared by --help, the flags' checks and <see cref="Validate"/>.</summary>
+    internal static class Ranges
     {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-    };
-
-    public static QuickstartOptions Parse(string[] args)
-    {
-        var o = new QuickstartOptions();
-        int config = Array.IndexOf(args, "--config");
-        if (config >= 0)
-        {
-            if (config + 1 >= args.Length) throw new ArgumentException("--config needs a value.");
-            o = FromFile(args[config + 1]);
-        }
-        for (int i = 0; i < args.Length; i++)
-        {
-            string flag = args[i];
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{flag} needs a value.");
-            o = flag switch
-            {
-                "--config" => Skip(o, Value()),
-                "--steps" => o with { Steps = PositiveInt(flag, Value()) },
-                "--seed" => o with { Seed = ulong.TryParse(Value(), out var seed) ? seed : throw new ArgumentException("--seed must be a non-negative integer.") },
-                "--out" => o with { OutputDirectory = Value() },
-                "--json" => o with { JsonPath = Value() },
-                "--tlt" => o with { Tlt = Value() switch { "on" => true, "off" => false, var v => throw new ArgumentException($"--tlt must be on or off, not '{v}'.") } },
-                "--compare" => o with { Compare = true },
-                "--lr" => o with { LearningRate = PositiveDouble(flag, Value()) },
-                "--prompts" => o with { PromptsPerStep = PositiveInt(flag, Value()) },
-                "--group" => o with { GroupSize = PositiveInt(flag, Value()) },
-                "--max-new-tokens" => o with { MaxNewTokens = PositiveInt(flag, Value()) },
-                "--temperature" => o with { Temperature = PositiveDouble(flag, Value()) },
-                "--workers" => o with { Workers = PositiveInt(flag, Value()) },
-                "--plain" => o with { Live = false },
-                "--eval-prompts" => o with { EvalPrompts = NonNegativeInt(flag, Value()) },
-                "--eval-every" => o with { EvalEvery = PositiveInt(flag, Value()) },
-                "--tensorboard" => o with { TensorBoardDirectory = Value() },
-                var unknown => throw new ArgumentException($"unknown option '{unknown}'; {Usage}"),
-            };
-        }
-        return o.Validate();
+        public static ValueRange Steps { get; } = ValueRange.AtLeast(1);
+        public static ValueRange LearningRate { get; } = new(0, 1, MinOpen: true, Note: "RL fine-tuning uses about 1e-7 to 1e-4");
+        public static ValueRange PromptsPerStep { get; } = ValueRange.AtLeast(1);
+        public static ValueRange GroupSize { get; } = ValueRange.AtLeast(2, "group advantages need siblings");
+        public static ValueRange MaxNewTokens { get; } = ValueRange.Between(1, 900, "the context is 1024");
+        public static ValueRange Temperature { get; } = ValueRange.Positive;
+        public static ValueRange Workers { get; } = ValueRange.AtLeast(1);
+        public static ValueRange EvalPrompts { get; } = ValueRange.Between(0, 4096, "0 = no evaluation");
+        public static ValueRange EvalEvery { get; } = ValueRange.AtLeast(0, "0 = only at the end");
     }
 
-    /// <summary>Reads a JSON config (snake_case names, e.g. {"steps": 20, "learning_rate": 3e-5}).</summary>
-    public static QuickstartOptions FromFile(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"config file {path} does not exist.", path);
-        try
-        {
-            return JsonSerializer.Deserialize<QuickstartOptions>(File.ReadAllText(path), ConfigJson)
-                ?? throw new ArgumentException($"config file {path} holds null, not an object.");
-        }
-        catch (JsonException e)
-        {
-            throw new ArgumentException($"config file {path}: {e.Message}", e);
-        }
-    }
-
-    public QuickstartOptions Validate()
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting and its value.</summary>
+    /// <param name="name">How to name a setting, given its config field (snake_case): the command line names the flag
+    /// that set it; by default the field itself.</param>
+    public QuickstartOptions Validate(Func<string, string>? name = null)
     {
         void Require(bool ok, string field, object value, string rule)
         {
-            if (!ok) throw new ArgumentException($"{field} = {value} is invalid: {rule}.");
+            if (!ok) throw new ArgumentException($"{name?.Invoke(field) ?? field} = {value} is invalid: {rule}.");
         }
-        Require(Steps >= 1, "steps", Steps, "must be ≥ 1");
-        Require(LearningRate > 0 && LearningRate <= 1, "learning_rate", LearningRate, "must lie in (0, 1] (RL fine-tuning uses about 1e-7 to 1e-4)");
-        Require(PromptsPerStep >= 1, "prompts_per_step", PromptsPerStep, "must be ≥ 1");
-        Require(GroupSize >= 2, "group_size", GroupSize, "must be ≥ 2 (group advantages need siblings)");
-        Require(MaxNewTokens is >= 1 and <= 900, "max_new_tokens", MaxNewTokens, "must lie in [1, 900] (the context is 1024)");
-        Require(Temperature > 0 && double.IsFinite(Temperature), "temperature", Temperature, "must be a finite number > 0");
-        Require(Workers >= 1, "workers", Workers, "must be ≥ 1");
+        void InRange(double value, ValueRange range, string field) => Require(range.Contains(value), field, value, range.Rule);
+        InRange(Steps, Ranges.Steps, "steps");
+        InRange(LearningRate, Ranges.LearningRate, "learning_rate");
+        InRange(PromptsPerStep, Ranges.PromptsPerStep, "prompts_per_step");
+        InRange(GroupSize, Ranges.GroupSize, "group_size");
+        InRange(MaxNewTokens, Ranges.MaxNewTokens, "max_new_tokens");
+        InRange(Temperature, Ranges.Temperature, "temperature");
+        InRange(Workers, Ranges.Workers, "workers");
         Require(!string.IsNullOrWhiteSpace(OutputDirectory), "output_directory", OutputDirectory, "must name a folder");
-        Require(EvalPrompts is >= 0 and <= 4096, "eval_prompts", EvalPrompts, "must lie in [0, 4096] (0 = no evaluation)");
-        Require(EvalEvery >= 0 && (EvalEvery == 0 || EvalPrompts > 0), "eval_every", EvalEvery, "must be ≥ 0 and needs eval_prompts > 0");
+        InRange(EvalPrompts, Ranges.EvalPrompts, "eval_prompts");
+        InRange(EvalEvery, Ranges.EvalEvery, "eval_every");
+        Require(EvalEvery == 0 || EvalPrompts > 0, "eval_every", EvalEvery, $"needs {name?.Invoke("eval_prompts") ?? "eval_prompts"} > 0");
         Require(TensorBoardDirectory is null || !string.IsNullOrWhiteSpace(TensorBoardDirectory), "tensorboard_directory", TensorBoardDirectory ?? "", "must name a folder");
         return this;
     }
-
-    private static QuickstartOptions Skip(QuickstartOptions o, string _) => o;
-
-    private static int NonNegativeInt(string flag, string value) =>
-        int.TryParse(value, out var n) && n >= 0 ? n : throw new ArgumentException($"{flag} must be an integer ≥ 0, not '{value}'.");
-
-    private static int PositiveInt(string flag, string value) =>
-        int.TryParse(value, out var n) && n > 0 ? n : throw new ArgumentException($"{flag} must be a positive integer, not '{value}'.");
-
-    private static double PositiveDouble(string flag, string value) =>
-        double.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var x) && x > 0 && double.IsFinite(x)
-            ? x : throw new ArgumentException($"{flag} must be a positive number, not '{value}'.");
 }

@@ -1,20 +1,23 @@
 // SpecBench: decode throughput, and speculative vs plain decoding side by side in one run.
 // Usage: dotnet run -c Release --project samples/SpecBench -- [--quick] [--json FILE] [--threads N] [--shared DIR] [--only DRAFTERS]
-//   --shared: where the TinyStories-656K checkpoint is (DIR/models/tinystories-656k, DIR/tinystories-656k or DIR itself;
-//   default shared/models/tinystories-656k above the repository root; the real-model table is skipped without it).
-//   --only: comma-separated drafters to measure beside plain (ngram, eagle-untrained, eagle-trained; default all).
+//   --help lists the options with their defaults. --shared: where the TinyStories-656K checkpoint is (DIR/models/tinystories-656k,
+//   DIR/tinystories-656k or DIR itself; default shared/models/tinystories-656k above the repository root; the real-model
+//   table is skipped without it). --only: comma-separated drafters to measure beside plain (ngram, eagle-untrained,
+//   eagle-trained, adaptive; default all).
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SpecBench;
 using TltTrainer.IO;
 using TltTrainer.Models;
 using TltTrainer.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
 
-bool quick = args.Contains("--quick");
-string? jsonPath = ArgValue("--json");
-string? only = ArgValue("--only");
-int threads = int.TryParse(ArgValue("--threads"), out var t) ? t : Environment.ProcessorCount;
+var commandLine = SpecBenchCommandLine.Run(args, Console.Out, Console.Error);
+if (commandLine.Options is not { } options) return commandLine.ExitCode;   // help printed (0), or the input refused (2)
+bool quick = options.Quick;
+var only = options.Only;
+int threads = options.Threads;
 torch.set_num_threads(threads);
 var report = new JsonObject { ["quick"] = quick, ["threads"] = threads, ["group_size"] = SpeculativeBench.GroupSize };
 
@@ -53,7 +56,7 @@ using (var drafter = EmbeddedDrafter.LoadOrTrain(target))
     Console.WriteLine($"greedy speculative output identical to plain: {identical}");
 }
 
-string? shared = ArgValue("--shared");
+string? shared = options.SharedDirectory;
 string? realModel = RealModelBench.FindModel(shared);
 if (realModel is null)
 {
@@ -72,14 +75,10 @@ else
     Console.WriteLine($"greedy speculative output identical to plain: {identical}");
 }
 
-if (jsonPath is not null)
+if (options.JsonPath is { } jsonPath)
 {
     AtomicFile.WriteAllText(jsonPath, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     Console.WriteLine($"wrote {jsonPath}");
 }
 
-string? ArgValue(string name)
-{
-    int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-}
+return 0;

@@ -46,7 +46,7 @@ internal static class RealModelBench
         return Ancestors(root.FullName).Skip(1).Select(d => Path.Combine(d.FullName, "shared", "models", ModelName)).FirstOrDefault(Directory.Exists);
     }
 
-    public static (JsonArray Results, bool GreedyIdentical) Run(string modelDir, bool quick, string? only)
+    public static (JsonArray Results, bool GreedyIdentical) Run(string modelDir, bool quick, IReadOnlyCollection<string>? only)
     {
         using var model = HfCheckpoint.Load(modelDir);
         model.eval();

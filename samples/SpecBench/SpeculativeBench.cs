@@ -28,7 +28,11 @@ internal static class SpeculativeBench
     /// <summary>Responses per prompt (the GRPO group size).</summary>
     public const int GroupSize = 4;
 
-    public static (JsonArray Results, bool GreedyIdentical) Run(BenchWorkload work, bool quick, string? only = null)
+    /// <summary>The drafters measured beside plain decoding (the names --only accepts).</summary>
+    public static IReadOnlyList<string> DrafterNames { get; } = ["ngram", "eagle-untrained", "eagle-trained", "adaptive"];
+
+    /// <param name="only">The drafters to measure (of <see cref="DrafterNames"/>), or null for all.</param>
+    public static (JsonArray Results, bool GreedyIdentical) Run(BenchWorkload work, bool quick, IReadOnlyCollection<string>? only = null)
     {
         var model = work.Model;
         int repeats = quick ? 2 : 3;
@@ -48,7 +52,7 @@ internal static class SpeculativeBench
             var measured = new List<(string Name, SpecStrategy Strategy, RolloutResult Spec, RolloutResult Plain, bool SamePlain)>();
             foreach (var (name, strategy) in Cases(quick))
             {
-                if (only is not null && !only.Split(',').Contains(name)) continue;
+                if (only is not null && !only.Contains(name)) continue;
                 using IDrafter drafter = name switch
                 {
                     "ngram" => new NGramDrafter(),

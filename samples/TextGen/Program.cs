@@ -1,22 +1,25 @@
 // TextGen: loads a Llama/Qwen2 HuggingFace folder (default: the TinyStories-656K checkpoint in ../shared/models,
 // else the tiny preset with random weights) and generates text with plain and n-gram speculative decoding.
-//   dotnet run -c Release --project samples/TextGen -- [hf-folder]
+//   dotnet run -c Release --project samples/TextGen -- [hf-folder]       (--help describes it)
 using System.Diagnostics;
+using TextGen;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
 using TltTrainer.Speculative;
 using TltTrainer.Tokenization;
 using TorchSharp;
 
+var commandLine = TextGenCommandLine.Run(args, Console.Out, Console.Error);
+if (commandLine.Options is not { } options) return commandLine.ExitCode;   // help printed (0), or the input refused (2)
 torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
-string? modelDir = args.Length > 0 ? args[0] : FindSharedModel("tinystories-656k");
+string? modelDir = options.ModelDirectory ?? FindSharedModel("tinystories-656k");
 if (modelDir is null)
 {
     Console.WriteLine("No checkpoint given and ../shared/models/tinystories-656k not found: using the tiny preset with random weights.");
     using var tiny = new CausalLM(TransformerPresets.Tiny, seed: 1);
     var tokens = new RolloutEngine(tiny).Generate(new[] { new RolloutRequest(0, new[] { 1, 2, 3 }, SamplingOptions.Greedy(20)) }).Trajectories[0].ResponseTokens;
     Console.WriteLine($"Generated ids: {string.Join(' ', tokens)}");
-    return;
+    return 0;
 }
 
 Console.WriteLine($"Loading {modelDir}");
@@ -43,6 +46,7 @@ bool identical = plain.Trajectories.Zip(spec.Trajectories).All(p => p.First.Resp
 Console.WriteLine();
 Console.WriteLine($"plain: {plain.Metrics.GeneratedTokens} tokens in {plainSeconds:F2}s; n-gram speculative: identical={identical}, "
     + $"mean accepted length {spec.Metrics.MeanAcceptLength:F2}, {specSeconds:F2}s");
+return 0;
 
 static string? FindSharedModel(string name)
 {

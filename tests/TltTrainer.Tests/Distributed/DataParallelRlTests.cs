@@ -30,28 +30,33 @@ public sealed class SingleProcessReference : IDisposable
 public sealed class DataParallelRlTests(SingleProcessReference reference) : IClassFixture<SingleProcessReference>
 {
     // Float sums in another order (micro-batches cut per rank, a different rollout batch): rounding only.
-    private const float Tolerance = 1e-5f;
+    internal const float Tolerance = 1e-5f;
 
     internal static float[] Read(string path) => MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(path)).ToArray();
 
-    private float[] Reference()
+    private float[] Reference() => ReferenceParameters(reference);
+
+    internal static float[] ReferenceParameters(SingleProcessReference reference)
     {
         Assert.True(reference.Parameters is not null, $"single-process reference run failed:\n{reference.Result?.Output}");
         return reference.Parameters!;
     }
 
+    private void AssertReplicasIdenticalAndMatchOneProcess(LaunchResult run, TempDirectory dir, string launcher) =>
+        AssertReplicasIdenticalAndMatchOneProcess(reference, run, dir, launcher);
+
     /// <summary>The run succeeded, both ranks hold bit-identical parameters, and they match one process on the same global batch.</summary>
-    private void AssertReplicasIdenticalAndMatchOneProcess(LaunchResult run, TempDirectory dir, string launcher)
+    internal static void AssertReplicasIdenticalAndMatchOneProcess(SingleProcessReference reference, LaunchResult run, TempDirectory dir, string launcher)
     {
         Assert.True(run.ExitCode == 0, $"{launcher} exited {run.ExitCode}:\n{run.Output}");
         var rank0 = Read(Path.Combine(dir.Path, "params-rank0.bin"));
         var rank1 = Read(Path.Combine(dir.Path, "params-rank1.bin"));
         Assert.True(rank0.AsSpan().SequenceEqual(rank1), $"replicas differ by up to {MaxDifference(rank0, rank1)}");
-        float diff = MaxDifference(Reference(), rank0);
+        float diff = MaxDifference(ReferenceParameters(reference), rank0);
         Assert.True(diff < Tolerance, $"2 ranks ({launcher}) vs 1 process: parameters differ by up to {diff}");
     }
 
-    private static float MaxDifference(float[] a, float[] b)
+    internal static float MaxDifference(float[] a, float[] b)
     {
         Assert.Equal(a.Length, b.Length);
         return a.Zip(b, (x, y) => Math.Abs(x - y)).Max();

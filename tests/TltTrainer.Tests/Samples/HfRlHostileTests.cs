@@ -117,7 +117,7 @@ public sealed class HfRlHostileTests
         var e = Assert.Throws<ArgumentException>(() => HfRlRun.Run(changed, TextWriter.Null));
         foreach (var expected in new[] { "--group 2 → 4", "--lr 0.001 → 0.0001", "--tlt on → off", "--prompts 4 prompts" })
             Assert.Contains(expected, e.Message);
-        Assert.Throws<ArgumentException>(() => HfRlOptions.Parse(new[] { "--model", "m", "--prompts", "p", "--allow-changed-settings" }));
+        Assert.Throws<ArgumentException>(() => HfRlCommandLine.Parse(new[] { "--model", "m", "--prompts", "p", "--allow-changed-settings" }));
 
         var log = new StringWriter();
         var allowed = HfRlRun.Run(changed with { AllowChangedSettings = true }, log);

@@ -181,9 +181,9 @@ public sealed class HfRlRunTests
         string noAnswer = work.Write("heldout2.jsonl", "{\"prompt\": \"1+1=\"}\n");
         Assert.Contains("heldout2.jsonl:1:", Fails(Options(model.Path, prompts, output, 1) with { EvalPath = noAnswer }).Message);
 
-        var everyAlone = Assert.Throws<ArgumentException>(() => HfRlOptions.Parse(new[] { "--model", model.Path, "--prompts", prompts, "--eval-every", "5" }));
+        var everyAlone = Assert.Throws<ArgumentException>(() => HfRlCommandLine.Parse(new[] { "--model", model.Path, "--prompts", prompts, "--eval-every", "5" }));
         Assert.Contains("--eval-every", everyAlone.Message);
-        var zero = Assert.Throws<ArgumentException>(() => HfRlOptions.Parse(new[] { "--model", model.Path, "--prompts", prompts, "--eval", malformed, "--eval-k", "0" }));
+        var zero = Assert.Throws<ArgumentException>(() => HfRlCommandLine.Parse(new[] { "--model", model.Path, "--prompts", prompts, "--eval", malformed, "--eval-k", "0" }));
         Assert.Contains("--eval-k", zero.Message);
         Assert.False(Directory.Exists(output), "no input error may leave an output folder behind");
     }
@@ -233,9 +233,9 @@ public sealed class HfRlRunTests
         Assert.Contains("long.jsonl:2:", overlong.Message);
         Assert.Contains("--overlong truncate-left", overlong.Message);
 
-        var noModel = Assert.Throws<ArgumentException>(() => HfRlOptions.Parse(new[] { "--prompts", prompts }));
+        var noModel = Assert.Throws<ArgumentException>(() => HfRlCommandLine.Parse(new[] { "--prompts", prompts }));
         Assert.Contains("--model", noModel.Message);
-        var badFlag = Assert.Throws<ArgumentException>(() => HfRlOptions.Parse(new[] { "--model", model.Path, "--prompts", prompts, "--tlt", "maybe" }));
+        var badFlag = Assert.Throws<ArgumentException>(() => HfRlCommandLine.Parse(new[] { "--model", model.Path, "--prompts", prompts, "--tlt", "maybe" }));
         Assert.Contains("--tlt", badFlag.Message);
         Assert.False(Directory.Exists(output), "no input error may leave an output folder behind");
     }

@@ -37,7 +37,8 @@ internal static class MpiLauncher
         return Launch(MpiRun ?? throw new InvalidOperationException("mpirun not found on PATH."), launcher.Concat(hostArgs), timeout);
     }
 
-    private static LaunchResult Launch(string program, IEnumerable<string> arguments, TimeSpan? timeout = null)
+    /// <summary>Runs <paramref name="program"/> with its output (stdout and stderr) captured; killed with its process tree after <paramref name="timeout"/>.</summary>
+    internal static LaunchResult Launch(string program, IEnumerable<string> arguments, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo { FileName = program, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // UCX would turn a managed NullReferenceException into a crash; one OpenMP thread per rank on a small machine.
@@ -45,6 +46,7 @@ internal static class MpiLauncher
         info.Environment["OMP_NUM_THREADS"] = "1";
         info.Environment.Remove("OMPI_COMM_WORLD_SIZE");
         info.Environment.Remove("PMI_SIZE");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         foreach (var a in arguments) info.ArgumentList.Add(a);
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(info)!;
@@ -59,7 +61,8 @@ internal static class MpiLauncher
         lock (output) return new LaunchResult(exited ? process.ExitCode : -1, output.ToString(), clock.Elapsed, !exited);
     }
 
-    private static string? FindOnPath(string name) =>
+    /// <summary>Full path of <paramref name="name"/> on PATH, or null.</summary>
+    internal static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
 }
