@@ -17,7 +17,7 @@ steps=150; resume_points="1 5 17 33 66 93 120 141"; kills=6
 if [ "${1:-}" = "--short" ]; then steps=20; resume_points="3 9 16"; kills=2; fi
 
 model_src="../shared/models/tinystories-656k"
-hfrl="samples/HfRl/bin/Release/net10.0/HfRl.dll"
+hfrl="${HFRL_DLL:-samples/HfRl/bin/Release/net10.0/HfRl.dll}"   # HFRL_DLL: a copy of the build, so that rebuilding meanwhile cannot disturb a long run
 if [ ! -d "$model_src" ]; then echo "hostile-hfrl: $model_src not found; skipped"; echo "0 passed, 0 failed"; exit 0; fi
 if [ ! -f "$hfrl" ]; then dotnet build -c Release samples/HfRl >/dev/null || { echo "hostile-hfrl: could not build HfRl"; echo "0 passed, 1 failed"; exit 1; }; fi
 
