@@ -41,6 +41,14 @@ public sealed record TltRolloutOptions
     /// <summary>Depth of the EAGLE chain and tree arms. Default 6.</summary>
     public int EagleDepth { get; init; } = 6;
 
+    /// <summary>
+    /// The tokens the EAGLE drafter may propose (a reduced head: the target's lm_head rows of these ids), or null (default) for
+    /// the whole vocabulary; e.g. <see cref="DraftVocabulary.MostFrequent"/> over the warm-up generations. Worth it with large
+    /// vocabularies (a 152 k head is most of a draft step); the output stays exact either way. Change it between steps with
+    /// <see cref="TltRollout.DraftVocabulary"/>.
+    /// </summary>
+    public DraftVocabulary? DraftVocabulary { get; init; }
+
     /// <summary>Hidden-state buffer. Default windows of 512 tokens, 64 MiB.</summary>
     public HiddenStateBufferOptions Buffer { get; init; } = new(WindowTokens: 512, MaxBytes: 64L << 20);
 
@@ -74,6 +82,17 @@ public sealed record TltRolloutOptions
 public sealed class TltRollout : IDisposable
 {
     private readonly List<IDisposable> _owned = new();
+    private readonly List<EagleDrafter> _eagles = new();
+
+    /// <summary>
+    /// The tokens the EAGLE drafters may propose, or null for the whole vocabulary (see <see cref="TltRolloutOptions.DraftVocabulary"/>).
+    /// Set it between RL steps: each rollout takes it up when it begins.
+    /// </summary>
+    public DraftVocabulary? DraftVocabulary
+    {
+        get => _eagles.FirstOrDefault()?.Vocabulary;
+        set { foreach (var e in _eagles) e.Vocabulary = value; }
+    }
 
     private TltRollout(ParallelRollout rollout, RolloutEngine evaluation, IReadOnlyList<AdaptiveSpeculation> adaptive, OnlineDrafter? online, EagleDraftModel? training)
     {
@@ -130,11 +149,13 @@ public sealed class TltRollout : IDisposable
             var online = Track(owned, new OnlineDrafterTraining(policy, training, buffer, publisher, o.Online));
             var scheduler = Track(owned, new IdleComputeScheduler(o.Workers, online));
             var adaptive = new List<AdaptiveSpeculation>();
+            var eagles = new List<EagleDrafter>();
             var engines = new List<RolloutEngine>();
             for (int w = 0; w < o.Workers; w++)
             {
                 var serving = Track(owned, Copy(drafter, policy));
-                var eagle = Track(owned, new EagleDrafter(policy, serving, publisher));
+                var eagle = Track(owned, new EagleDrafter(policy, serving, publisher) { Vocabulary = o.DraftVocabulary });
+                eagles.Add(eagle);
                 var ngram = Track(owned, new NGramDrafter());
                 var arms = new[]
                 {
@@ -149,13 +170,15 @@ public sealed class TltRollout : IDisposable
                 engines.Add(new RolloutEngine(policy, engineOptions with { Adaptive = a, HiddenStateSink = buffer }));
             }
             var rollout = Track(owned, new ParallelRollout(engines, threads) { IdleListener = scheduler });
-            var evaluationDrafter = Track(owned, new EagleDrafter(policy, Track(owned, Copy(drafter, policy)), publisher));
+            var evaluationDrafter = Track(owned, new EagleDrafter(policy, Track(owned, Copy(drafter, policy)), publisher) { Vocabulary = o.DraftVocabulary });
+            eagles.Add(evaluationDrafter);
             var evaluation = new RolloutEngine(policy, engineOptions with
             {
                 Drafter = evaluationDrafter, Strategy = SpecStrategy.ChainOf(o.EagleDepth), SpeculateAtOrBelowBatch = o.SpeculateAtOrBelowBatch,
             });
             var result = new TltRollout(rollout, evaluation, adaptive, new OnlineDrafter(buffer, scheduler, online), training);
             result._owned.AddRange(owned);
+            result._eagles.AddRange(eagles);
             return result;
         }
         catch

@@ -31,7 +31,12 @@ internal static class DeviceSampler
     private static readonly Scalar One = 1;
 
     /// <summary>Draws for every row of <paramref name="logits"/> <c>[N, V]</c>.</summary>
-    public static DrawResults Draw(Tensor logits, IReadOnlyList<DrawRequest> rows, double tolerance)
+    /// <param name="logits">Logits <c>[N, V]</c>.</param>
+    /// <param name="rows">One request per row.</param>
+    /// <param name="tolerance">Path tolerance of the robustness flags (0: every draw robust).</param>
+    /// <param name="columnIds">The token id of each column <c>[V]</c> int64 when the columns are a subset of a larger vocabulary
+    /// (a reduced draft vocabulary): the noise is that id's and the tokens returned are ids; default column = id.</param>
+    public static DrawResults Draw(Tensor logits, IReadOnlyList<DrawRequest> rows, double tolerance, Tensor? columnIds = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -55,11 +60,12 @@ internal static class DeviceSampler
         }
         if (anySampled)
         {
-            var (sampledToken, sampledLogProb, sampledRobust) = Sampled(raw, rows, tolerance, vocab, device);
+            var (sampledToken, sampledLogProb, sampledRobust) = Sampled(raw, rows, tolerance, vocab, device, columnIds);
             token = anyGreedy ? where(greedyRow, token, sampledToken) : sampledToken;
             logProb = anyGreedy ? where(greedyRow, logProb, sampledLogProb) : sampledLogProb;
             robust = anyGreedy ? where(greedyRow, robust, sampledRobust) : sampledRobust;
         }
+        if (columnIds is not null) token = columnIds.index_select(0, token);
         var finite = raw.isfinite().all(1);
         var packed = stack(new[] { token.to(ScalarType.Float64), robust.to(ScalarType.Float64), logProb.to(ScalarType.Float64), finite.to(ScalarType.Float64) }, 1).cpu();
         var host = packed.data<double>().ToArray();                                                             // the one host copy
@@ -71,11 +77,12 @@ internal static class DeviceSampler
     }
 
     /// <summary>Sampled rows: temperature, top-k, top-p, Gumbel-max; the winner, its log-probability and robustness.</summary>
-    private static (Tensor Token, Tensor LogProb, Tensor Robust) Sampled(Tensor raw, IReadOnlyList<DrawRequest> rows, double tolerance, int vocab, Device device)
+    private static (Tensor Token, Tensor LogProb, Tensor Robust) Sampled(Tensor raw, IReadOnlyList<DrawRequest> rows, double tolerance, int vocab, Device device,
+        Tensor? columnIds)
     {
         var (logp, robust, scaled) = Processed(raw, rows, tolerance, vocab, device);
         // Gumbel-max: the kept token with the largest log p + g; fragile when the runner-up is within the margin.
-        var scores = logp.add(Gumbel(rows, vocab, device), One);
+        var scores = logp.add(Gumbel(rows, vocab, device, columnIds), One);
         var (top, index) = scores.topk(Math.Min(2, vocab), 1, true, true);
         var token = index.select(1, 0);
         if (tolerance > 0 && vocab > 1)
@@ -91,7 +98,8 @@ internal static class DeviceSampler
     /// the row's processed distribution (temperature, top-k, top-p) and g its Gumbel noise: a draw of k tokens without
     /// replacement whose first is the row's Gumbel-max draw (coupled draft trees). Tokens outside q's support come last.
     /// </summary>
-    public static (int[] Tokens, double[] LogProbs) TopK(Tensor logits, IReadOnlyList<DrawRequest> rows, int k)
+    /// <param name="columnIds">As in <see cref="Draw"/>: the token id of each column when the columns are a subset.</param>
+    public static (int[] Tokens, double[] LogProbs) TopK(Tensor logits, IReadOnlyList<DrawRequest> rows, int k, Tensor? columnIds = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -100,11 +108,12 @@ internal static class DeviceSampler
         var raw = logits.to(ScalarType.Float32);
         var (logp, _, _) = Processed(raw, rows, 0, vocab, device);
         var greedyRow = tensor(rows.Select(r => r.Options.IsGreedy).ToArray(), device: device).view(n, 1);
-        var noise = where(greedyRow, zeros(1, ScalarType.Float64, device), Gumbel(rows, vocab, device));
+        var noise = where(greedyRow, zeros(1, ScalarType.Float64, device), Gumbel(rows, vocab, device, columnIds));
         // −inf + g stays −inf; among such ties topk may pick any: they are the last children and score as impossible.
         var (_, index) = logp.add(noise, One).topk(Math.Min(k, vocab), 1, true, true);
         var chosen = logp.gather(1, index);
-        var packed = cat(new[] { index.to(ScalarType.Float64), chosen }, 1).cpu();
+        var ids = columnIds is null ? index : columnIds.index_select(0, index.reshape(-1)).view(index.shape);
+        var packed = cat(new[] { ids.to(ScalarType.Float64), chosen }, 1).cpu();
         var host = packed.data<double>().ToArray();
         int width = (int)index.shape[1];
         var tokens = new int[n * width];
@@ -119,8 +128,8 @@ internal static class DeviceSampler
     }
 
     /// <summary>Gumbel noise <c>[N, V]</c> float64 of the rows' positions.</summary>
-    private static Tensor Gumbel(IReadOnlyList<DrawRequest> rows, int vocab, Device device) =>
-        NoiseTensors.Uniforms(rows.Select(r => r.Noise).ToList(), vocab, device).log().neg().log().neg();
+    private static Tensor Gumbel(IReadOnlyList<DrawRequest> rows, int vocab, Device device, Tensor? columnIds = null) =>
+        NoiseTensors.Uniforms(rows.Select(r => r.Noise).ToList(), vocab, device, columnIds).log().neg().log().neg();
 
     /// <summary>
     /// Log-probabilities <c>[N, V]</c> float64 after temperature, top-k and top-p (−∞ outside the kept set), whether the cuts

@@ -29,15 +29,18 @@ internal static class EagleChain
             if (hostSide)
             {
                 var managed = RolloutEngine.ToManaged(logits);
-                int vocab = managed.Length / b;
+                var vocabulary = drafter.Vocabulary;
+                int columns = managed.Length / b;                                                            // V, or N with a reduced vocabulary
                 for (int r = 0; r < b; r++)
                 {
-                    var q = TokenDistribution.FromLogits(managed.AsSpan(r * vocab, vocab), context.Sampling[r]);
-                    int token = rejection[r] ? q.Sample(context.Rngs[r])
-                        : strategy.Proposal == DraftProposal.Coupled ? q.Sample(new SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + i))
+                    var q = TokenDistribution.FromLogits(managed.AsSpan(r * columns, columns), context.Sampling[r]);
+                    var noise = new SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + i);
+                    int column = rejection[r] ? q.Sample(context.Rngs[r])
+                        : strategy.Proposal == DraftProposal.Coupled ? CoupledColumn(q, noise, vocabulary)
                         : q.Argmax;
+                    int token = vocabulary?.ToTarget(column) ?? column;
                     next[r] = token;
-                    if (i < depthOf[r]) { tokens[r].Add(token); probs[r].Add(q.Probs); }
+                    if (i < depthOf[r]) { tokens[r].Add(token); probs[r].Add(Widened(q.Probs, vocabulary)); }
                 }
             }
             else
@@ -45,8 +48,8 @@ internal static class EagleChain
                 // Coupled: q's Gumbel-max under the noise the target draws this position with (q's argmax for greedy rows).
                 var drawn = strategy.Proposal == DraftProposal.Coupled
                     ? DeviceSampler.Draw(logits, Enumerable.Range(0, b).Select(r => new DrawRequest(context.Sampling[r],
-                        new SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + i))).ToList(), tolerance: 0).Tokens
-                    : Argmax(logits);
+                        new SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + i))).ToList(), tolerance: 0, drafter.ColumnIds).Tokens
+                    : Argmax(logits, drafter.ColumnIds);
                 for (int r = 0; r < b; r++)
                 {
                     next[r] = drawn[r];
@@ -62,9 +65,35 @@ internal static class EagleChain
             : new DraftTree(Enumerable.Range(-1, tokens[r].Count).ToArray(), tokens[r].ToArray(), rejection[r] ? probs[r].ToArray() : null)).ToList();
     }
 
-    private static int[] Argmax(Tensor logits)
+    private static int[] Argmax(Tensor logits, Tensor? columnIds)
     {
         using var scope = NewDisposeScope();
-        return logits.argmax(-1).to(ScalarType.Int32).cpu().data<int>().ToArray();
+        var best = logits.argmax(-1);
+        if (columnIds is not null) best = columnIds.index_select(0, best);
+        return best.to(ScalarType.Int32).cpu().data<int>().ToArray();
+    }
+
+    /// <summary>q's Gumbel-max column under the noise of each column's target id (the coupled draw, on the host).</summary>
+    private static int CoupledColumn(TokenDistribution q, SamplingNoise noise, DraftVocabulary? vocabulary)
+    {
+        if (vocabulary is null || q.IsGreedy) return q.Sample(noise);
+        int best = -1;
+        double bestScore = double.NegativeInfinity;
+        for (int d = 0; d < q.Probs.Length; d++)
+        {
+            if (q.Probs[d] <= 0) continue;
+            double score = Math.Log(q.Probs[d]) - Math.Log(-Math.Log(noise.Uniform(vocabulary.ToTarget(d))));
+            if (score > bestScore) (best, bestScore) = (d, score);
+        }
+        return best;
+    }
+
+    /// <summary>A draft distribution over the reduced vocabulary widened to the target's ids (0 where the drafter cannot propose).</summary>
+    private static double[] Widened(double[] probs, DraftVocabulary? vocabulary)
+    {
+        if (vocabulary is null) return probs;
+        var wide = new double[vocabulary.TargetVocabulary];
+        for (int d = 0; d < probs.Length; d++) wide[vocabulary.ToTarget(d)] = probs[d];
+        return wide;
     }
 }

@@ -16,6 +16,7 @@ public sealed class EagleDrafter : IDrafter
     private readonly CausalLM _target;
     private KvCache? _cache;
     private Tensor? _history;          // [rows, maxLength, H] target hidden states by position
+    private Tensor? _head, _columnIds; // the reduced head [N, H] (the target's lm_head rows of Vocabulary) and its ids [N]
     private int[] _observed = Array.Empty<int>();
     private int[] _consumed = Array.Empty<int>();
 
@@ -40,6 +41,24 @@ public sealed class EagleDrafter : IDrafter
     /// <inheritdoc />
     public string Name => "eagle";
 
+    /// <summary>
+    /// The tokens the drafter may propose, or null (default) for the target's whole vocabulary. Its head is the target's lm_head
+    /// restricted to these rows, taken at <see cref="Begin"/> (the policy changes only between rollouts); set it between
+    /// rollouts. Verification stays exact: tokens outside it are simply never proposed.
+    /// </summary>
+    public DraftVocabulary? Vocabulary
+    {
+        get => _vocabulary;
+        set
+        {
+            if (value is not null && value.TargetVocabulary != _target.Config.VocabSize)
+                throw new ArgumentException($"the draft vocabulary is over {value.TargetVocabulary} tokens but the target has {_target.Config.VocabSize}.", nameof(value));
+            _vocabulary = value;
+        }
+    }
+
+    private DraftVocabulary? _vocabulary;
+
     /// <summary>Version of the weights in <see cref="Model"/> (0 = as constructed).</summary>
     public long ServingVersion { get; private set; }
 
@@ -53,6 +72,11 @@ public sealed class EagleDrafter : IDrafter
         _history = zeros(new long[] { rows, maxLength, _target.Config.HiddenSize }, _target.DType, _target.Device);
         _observed = new int[rows];
         _consumed = new int[rows];
+        if (_vocabulary is not null)
+        {
+            _columnIds = tensor(_vocabulary.TargetIds.Select(t => (long)t).ToArray(), device: _target.Device);
+            _head = _target.LmHeadWeight.detach().index_select(0, _columnIds);
+        }
     }
 
     /// <inheritdoc />
@@ -173,8 +197,16 @@ public sealed class EagleDrafter : IDrafter
     internal Tensor Step(Tensor tokens, Tensor features, Tensor positions, Tensor? mask) =>
         Model.Forward(_target.Embed(tokens), features, _cache, 0, positions, mask);
 
-    /// <summary>Float32 logits of drafted features.</summary>
-    internal Tensor Logits(Tensor features) => _target.LmHead(features);
+    /// <summary>Float32 logits of drafted features <c>[..., V]</c>, or <c>[..., N]</c> over the reduced vocabulary (see <see cref="ColumnIds"/>).</summary>
+    internal Tensor Logits(Tensor features)
+    {
+        if (_head is null) return _target.LmHead(features);
+        using var scope = NewDisposeScope();
+        return nn.functional.linear(features, _head).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The target id of each column of <see cref="Logits"/> <c>[N]</c> int64 with a reduced vocabulary, else null (column = id).</summary>
+    internal Tensor? ColumnIds => _columnIds;
 
     internal Device Device => _target.Device;
 
@@ -184,8 +216,12 @@ public sealed class EagleDrafter : IDrafter
     {
         _cache?.Dispose();
         _history?.Dispose();
+        _head?.Dispose();
+        _columnIds?.Dispose();
         _cache = null;
         _history = null;
+        _head = null;
+        _columnIds = null;
     }
 
     /// <inheritdoc />

@@ -21,7 +21,7 @@ internal static class EagleTree
         var device = drafter.Device;
         int maxPosition = drafter.Model.Config.MaxPositions - 1;
         var nodes = Enumerable.Range(0, b).Select(_ => new List<Node>()).ToArray();
-        var (topScores, topTokens) = TopK(drafter.Logits(root), k, context, rowsPerRequest: 1, depth: 1);   // [B, k]
+        var (topScores, topTokens) = TopK(drafter, drafter.Logits(root), k, context, rowsPerRequest: 1, depth: 1);   // [B, k]
         var beam = new int[b][];
         for (int r = 0; r < b; r++)
         {
@@ -48,7 +48,7 @@ internal static class EagleTree
                 }
             var features = drafter.Step(tensor(tokens, new long[] { b, k }, device: device), parentFeatures,
                 tensor(positions, new long[] { b, k }, device: device), tensor(mask, new long[] { b, k, window }, device: device));
-            var (childScores, childTokens) = TopK(drafter.Logits(features), k, context, rowsPerRequest: k, depth: level + 1);   // [B·k, k]
+            var (childScores, childTokens) = TopK(drafter, drafter.Logits(features), k, context, rowsPerRequest: k, depth: level + 1);   // [B·k, k]
             var nextParentIndex = new long[b * k];
             for (int r = 0; r < b; r++)
             {
@@ -88,24 +88,25 @@ internal static class EagleTree
     /// log-softmax, or for coupled sampled requests the top-k of q's log-probabilities plus the request's noise at the
     /// children's position (the row's length + <paramref name="depth"/> − 1).
     /// </summary>
-    private static (double[] Scores, int[] Tokens) TopK(Tensor logits, int k, DraftContext context, int rowsPerRequest, int depth)
+    private static (double[] Scores, int[] Tokens) TopK(EagleDrafter drafter, Tensor logits, int k, DraftContext context, int rowsPerRequest, int depth)
     {
         bool coupled = context.Strategy.Proposal == DraftProposal.Coupled && context.Sampling.Any(s => !s.IsGreedy);
-        if (!coupled) return RawTopK(logits, k);
+        if (!coupled) return RawTopK(logits, k, drafter.ColumnIds);
         var flat = logits.view(-1, logits.shape[^1]);
         var rows = Enumerable.Range(0, (int)flat.shape[0]).Select(i => i / rowsPerRequest)
             .Select(r => new Rollout.DrawRequest(context.Sampling[r], new Rollout.SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + depth - 1))).ToList();
-        var (tokens, logProbs) = Rollout.DeviceSampler.TopK(flat, rows, k);
+        var (tokens, logProbs) = Rollout.DeviceSampler.TopK(flat, rows, k, drafter.ColumnIds);
         // A child outside q's support scores as impossible (it is never verified ahead of one inside).
         return (logProbs.Select(l => double.IsNegativeInfinity(l) ? -1e9 : l).ToArray(), tokens);
     }
 
     /// <summary>Top-k log-softmax scores and tokens per row of float32 logits <c>[..., V]</c>, flattened row-major.</summary>
-    private static (double[] Scores, int[] Tokens) RawTopK(Tensor logits, int k)
+    private static (double[] Scores, int[] Tokens) RawTopK(Tensor logits, int k, Tensor? columnIds)
     {
         using var scope = NewDisposeScope();
         var logp = nn.functional.log_softmax(logits.view(-1, logits.shape[^1]), -1);
         var (values, indices) = logp.topk(k, -1);
+        if (columnIds is not null) indices = columnIds.index_select(0, indices.reshape(-1)).view(indices.shape);
         // data<T>() reads host memory only (device tensors come over first).
         var v = values.to(ScalarType.Float64).cpu();
         var i = indices.to(ScalarType.Int32).cpu();

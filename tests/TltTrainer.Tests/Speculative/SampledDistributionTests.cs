@@ -19,6 +19,7 @@ public sealed class SampledDistributionTests
     public static TheoryData<string, bool, TreeVerification> Cases() => new()
     {
         { "eagle-chain-rejection", false, TreeVerification.Coupled }, { "eagle-tree", false, TreeVerification.ChildrenFirst },
+        { "eagle-reduced-chain-rejection", false, TreeVerification.Coupled }, { "eagle-reduced-chain-rejection", true, TreeVerification.Coupled },
         { "poor-chain-rejection", true, TreeVerification.Coupled }, { "poor-tree", true, TreeVerification.ChildrenFirst },
         { "poor-tree", false, TreeVerification.Coupled },
     };
@@ -34,6 +35,8 @@ public sealed class SampledDistributionTests
         using IDrafter drafter = drafterName switch
         {
             "eagle-chain-rejection" => new EagleDrafter(model, eagle),
+            // q is 0 outside {0, 2, 4}: rejection sampling must still give exactly p, tokens 1 and 3 included.
+            "eagle-reduced-chain-rejection" => new EagleDrafter(model, eagle) { Vocabulary = new DraftVocabulary(new[] { 0, 2, 4 }, Vocab) },
             "eagle-tree" => new EagleDrafter(model, eagle),
             "poor-chain-rejection" => PoorChainDrafter(new[] { 0.05, 0.05, 0.1, 0.1, 0.7 }),
             _ => new FuncDrafter((ctx, r) => new DraftTree(new[] { -1, -1, 0, 2 }, new[] { 4, 0, 4, 1 }).Truncate(ctx.MaxDraft[r])),
