@@ -22,6 +22,17 @@ torch.set_num_threads(threads);
 var report = new JsonObject { ["quick"] = quick, ["threads"] = threads, ["group_size"] = SpeculativeBench.GroupSize };
 
 Console.WriteLine($"SpecBench ({(quick ? "quick" : "full")}, {threads} threads)");
+if (options.RealScale)
+{
+    Console.WriteLine("Real scale: " + (options.ModelDirectory ?? "a random-weight Qwen2.5-0.5B-shaped model in bf16"));
+    report["real_scale"] = RealScaleBench.Run(options.ModelDirectory, quick);
+    if (options.JsonPath is { } realScalePath)
+    {
+        AtomicFile.WriteAllText(realScalePath, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine($"wrote {realScalePath}");
+    }
+    return 0;
+}
 double f32 = MachineBench.MatmulGflops(512, ScalarType.Float32, quick ? 5 : 20);
 double bf16 = MachineBench.MatmulGflops(512, ScalarType.BFloat16, quick ? 5 : 20);
 Console.WriteLine($"matmul 512³ ceiling: f32 {f32:F0} GFLOP/s, bf16 {bf16:F0} GFLOP/s");

@@ -15,6 +15,9 @@ internal static class SpecBenchCommandLine
     private static readonly Option<string?> Shared = SampleOption.Text("--shared",
         "Where the TinyStories-656K checkpoint is: DIR/models/tinystories-656k, DIR/tinystories-656k or DIR itself "
         + "(default: shared/models/tinystories-656k above the repository root; the real-model table is skipped without it).", "DIR");
+    private static readonly Option<bool> RealScale = SampleOption.Flag("--real-scale",
+        "Only the real-scale table: a random-weight Qwen2.5-0.5B-shaped bf16 model (or --model): step times, sampling overhead, verification cost, oracle drafter, reduced draft head.");
+    private static readonly Option<string?> Model = SampleOption.Text("--model", "With --real-scale: a HuggingFace model folder to load (bf16) instead of random weights.", "DIR");
     private static readonly Option<IReadOnlyList<string>?> Only = new("--only")
     {
         Description = $"Comma-separated drafters to measure beside plain decoding, of: {string.Join(", ", SpeculativeBench.DrafterNames)} (default: all).",
@@ -38,7 +41,7 @@ internal static class SpecBenchCommandLine
     /// <summary>The command, for --help and parsing.</summary>
     public static RootCommand Command { get; } = new("SpecBench: decode throughput, and speculative vs plain decoding side by side in one run.")
     {
-        Quick, Json, Threads, Shared, Only,
+        Quick, Json, Threads, Shared, Only, RealScale, Model,
     };
 
     /// <summary>Parses <paramref name="args"/>.</summary>
@@ -52,5 +55,6 @@ internal static class SpecBenchCommandLine
     private static SpecBenchOptions Bind(ParseResult r) => new()
     {
         Quick = r.GetValue(Quick), JsonPath = r.GetValue(Json), Threads = r.GetValue(Threads), SharedDirectory = r.GetValue(Shared), Only = r.GetValue(Only),
+        RealScale = r.GetValue(RealScale), ModelDirectory = r.GetValue(Model),
     };
 }

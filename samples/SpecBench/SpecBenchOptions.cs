@@ -16,6 +16,12 @@ internal sealed record SpecBenchOptions
     /// <summary>Where the TinyStories-656K checkpoint is (DIR/models/tinystories-656k, DIR/tinystories-656k or DIR), or null to look above the repository root.</summary>
     public string? SharedDirectory { get; init; }
 
+    /// <summary>Run only the real-scale benchmark (RealScaleBench).</summary>
+    public bool RealScale { get; init; }
+
+    /// <summary>With <see cref="RealScale"/>: a HuggingFace model folder instead of the random-weight Qwen2.5-0.5B shape, or null.</summary>
+    public string? ModelDirectory { get; init; }
+
     /// <summary>The drafters to measure beside plain decoding (of <see cref="SpeculativeBench.DrafterNames"/>), or null for all.</summary>
     public IReadOnlyList<string>? Only { get; init; }
 }
