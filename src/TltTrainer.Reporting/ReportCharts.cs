@@ -25,6 +25,7 @@ internal static class ReportCharts
         AcceptAndDrafterVersion(runs, width, height),
         IdleTime(runs, width, height),
         ValidationChart.Draw(runs, width, height),
+        TimelineChart.Draw(runs, width, height),
     };
 
     private static ReportChart RewardAndAccuracy(IReadOnlyList<ReportRun> runs, int width, int height)

@@ -12,7 +12,7 @@ public sealed partial class RlTrainer
     private sealed record CollectedBatch(RlBatch Batch, IReadOnlyList<float[]> RolloutLogProbs, int GroupsDropped, ResponseOutcomes Outcomes);
 
     private sealed record RolloutTotals(double RolloutSeconds, double RewardSeconds, long Tokens, double AcceptSum, int AcceptCount,
-        Dictionary<string, long> ArmChoices, List<string> DrafterFailures, long CanonicalDraws);
+        Dictionary<string, long> ArmChoices, List<string> DrafterFailures, long CanonicalDraws, List<TimelinePoint> Timeline);
 
     private (CollectedBatch Batch, RolloutTotals Totals, IReadOnlyList<(string Response, string? Answer)> Texts) CollectRollouts(
         CancellationToken cancellationToken, IProgress<RlProgress>? progress)
@@ -30,6 +30,7 @@ public sealed partial class RlTrainer
         int groupsScored = 0, flatGroups = 0;
         double rolloutSeconds = 0, rewardSeconds = 0, acceptSum = 0;
         long tokens = 0, canonical = 0;
+        var timeline = new List<TimelinePoint>();
         int dropped = 0, acceptCount = 0, keptGroups = 0;
         var arms = new Dictionary<string, long>();
         var failures = new List<string>();
@@ -56,6 +57,7 @@ public sealed partial class RlTrainer
             var clock = Stopwatch.StartNew();
             var engineProgress = progress is null ? null : new ForwardProgress(p => progress.Report(new RlProgress(Step, "rollout", p)));
             var result = requests.Count == 0 ? new RolloutResult([], new RolloutMetrics()) : _engine.Generate(requests, cancellationToken, engineProgress);
+            timeline.AddRange(result.Metrics.Timeline.Select(p => p with { Seconds = rolloutSeconds + p.Seconds }));   // rounds follow each other
             rolloutSeconds += clock.Elapsed.TotalSeconds;
             Tlt?.RoundEnded(_communicator);   // a rank done early trains the drafter until every rank's round has ended
             foreach (var (k, v) in result.Metrics.ArmChoices) arms[k] = arms.GetValueOrDefault(k) + v;
@@ -113,7 +115,7 @@ public sealed partial class RlTrainer
         var batch = new RlBatch(prompts, responses, rewards.ToArray(), advantages, groups.ToArray());
         var outcomes = new ResponseOutcomes(responses.Select(r => r.Length).ToArray(), stopped, _rewards.Names, scoreRows, groupsScored, flatGroups,
             drafted ? acceptLengths : null);
-        return (new CollectedBatch(batch, logProbs, dropped, outcomes), new RolloutTotals(rolloutSeconds, rewardSeconds, tokens, acceptSum, acceptCount, arms, failures, canonical), texts);
+        return (new CollectedBatch(batch, logProbs, dropped, outcomes), new RolloutTotals(rolloutSeconds, rewardSeconds, tokens, acceptSum, acceptCount, arms, failures, canonical, timeline), texts);
     }
 
     private StepMetrics Metrics((double[] Rewards, int[] Lengths, int Accurate, RolloutTotals Totals, int Dropped, double Gap, ResponseOutcomes Outcomes) view,
@@ -141,6 +143,7 @@ public sealed partial class RlTrainer
             RolloutTokensPerSecond = rollout.Tokens / Math.Max(rollout.RolloutSeconds, 1e-9),
             AcceptLength = rollout.AcceptCount == 0 ? 1.0 : rollout.AcceptSum / rollout.AcceptCount,
             CanonicalDraws = rollout.CanonicalDraws,
+            Timeline = rollout.Timeline.Count == 0 ? null : rollout.Timeline,
             LogProbGapMax = gap,
             ArmChoices = rollout.ArmChoices.Count == 0 ? null : rollout.ArmChoices,
             DrafterFailures = rollout.DrafterFailures.Count == 0 ? null : rollout.DrafterFailures,

@@ -94,6 +94,8 @@ public sealed class ParallelRollout : IRolloutGenerator, IDisposable
         {
             for (int k = 0; k < shards[w].Count; k++) merged[shards[w][k]] = results[w]!.Trajectories[k];
             Accumulate(metrics, results[w]!.Metrics);
+            // Each worker's course, on the rollout's clock (a worker starts when its thread picks the job up: within milliseconds).
+            metrics.Timeline.AddRange(results[w]!.Metrics.Timeline.Select(p => p with { Worker = w }));
         }
         metrics.TotalSeconds = clock.Elapsed.TotalSeconds;
         return new RolloutResult(merged, metrics);

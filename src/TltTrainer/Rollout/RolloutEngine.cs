@@ -70,7 +70,11 @@ public sealed class RolloutEngine : IRolloutGenerator
             }
             else
             {
-                Step(batch, adaptive, metrics);
+                double stepStart = total.Elapsed.TotalSeconds;
+                string arm = Step(batch, adaptive, metrics);
+                var previous = metrics.Timeline.Count == 0 ? null : metrics.Timeline[^1];
+                if (previous is null || previous.RunningBatch != batch.Count || previous.Arm != arm)
+                    metrics.Timeline.Add(new TimelinePoint(0, stepStart, batch.Count, arm));
             }
             foreach (var done in batch.Retire())
             {
@@ -80,6 +84,7 @@ public sealed class RolloutEngine : IRolloutGenerator
             progress?.Report(new RolloutProgress(finished, requests.Count, batch.Count, metrics.GeneratedTokens, metrics.MeanAcceptLength));
         }
         metrics.TotalSeconds = total.Elapsed.TotalSeconds;
+        metrics.Timeline.Add(new TimelinePoint(0, metrics.TotalSeconds, 0, "end"));
         return new RolloutResult(results, metrics);
     }
 
@@ -92,15 +97,20 @@ public sealed class RolloutEngine : IRolloutGenerator
             .Select(chunk => chunk.Select(i => newcomers[i]).ToList());
 
     /// <summary>One decode step: plain, fixed speculation, or the adaptive policy's choice (whose throughput it then records).</summary>
-    private void Step(DecodeBatch batch, AdaptiveSpeculation? adaptive, RolloutMetrics metrics)
+    /// <returns>The arm's name, "plain" for a plain step.</returns>
+    private string Step(DecodeBatch batch, AdaptiveSpeculation? adaptive, RolloutMetrics metrics)
     {
         int running = batch.Count;
         if (adaptive is null)
         {
             var drafter = _options.Drafter;
-            if (drafter is not null && batch.IsUsable(drafter) && running <= _options.SpeculateAtOrBelowBatch) batch.SpeculativeStep(drafter, _options.Strategy);
-            else batch.PlainStep();
-            return;
+            if (drafter is not null && batch.IsUsable(drafter) && running <= _options.SpeculateAtOrBelowBatch)
+            {
+                batch.SpeculativeStep(drafter, _options.Strategy);
+                return $"{drafter.Name}/{_options.Strategy}";
+            }
+            batch.PlainStep();
+            return "plain";
         }
         var (arm, fromBandit) = adaptive.Choose(running);
         if (arm.Drafter is not null && !batch.IsUsable(arm.Drafter)) (arm, fromBandit) = (SpeculationArm.None, false);
@@ -114,6 +124,7 @@ public sealed class RolloutEngine : IRolloutGenerator
         if (fromBandit) adaptive.Record(running, arm, (metrics.GeneratedTokens - before) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9) / running);
         var key = $"{adaptive.BucketName(running)}:{arm.Name}";
         metrics.ArmChoices[key] = metrics.ArmChoices.GetValueOrDefault(key) + 1;
+        return arm.Drafter is null ? "plain" : arm.Name;
     }
 
     private void ValidateRequest(RolloutRequest request, int capacity)

@@ -48,12 +48,29 @@ public sealed class RolloutMetrics
     /// <summary>Adaptive policy: steps per "bucket:arm".</summary>
     public Dictionary<string, long> ArmChoices { get; } = new();
 
+    /// <summary>
+    /// The rollout's course: a point at the first decode step and at every step whose running batch or arm differs from the
+    /// step before (the arm is "plain" for plain decoding), and one at the end; seconds from the start of the call.
+    /// </summary>
+    public List<TimelinePoint> Timeline { get; } = new();
+
     /// <summary>Drafters that threw and were dropped (the rollout went on with plain decoding): "name.call: error".</summary>
     public List<string> DrafterFailures { get; } = new();
 
     /// <summary>Generated tokens per wall-clock second.</summary>
     public double TokensPerSecond => TotalSeconds <= 0 ? 0 : GeneratedTokens / TotalSeconds;
 }
+
+/// <summary>From <paramref name="Seconds"/> on, worker <paramref name="Worker"/> decoded <paramref name="RunningBatch"/> sequences with <paramref name="Arm"/>.</summary>
+/// <param name="Worker">Rollout worker (0 for a single engine).</param>
+/// <param name="Seconds">Seconds since the rollout started.</param>
+/// <param name="RunningBatch">Sequences in the running batch (0 at the worker's end).</param>
+/// <param name="Arm">The speculation arm, "plain" for plain decoding, "end" at the worker's end.</param>
+public sealed record TimelinePoint(
+    [property: System.Text.Json.Serialization.JsonPropertyName("w")] int Worker,
+    [property: System.Text.Json.Serialization.JsonPropertyName("t")] double Seconds,
+    [property: System.Text.Json.Serialization.JsonPropertyName("batch")] int RunningBatch,
+    [property: System.Text.Json.Serialization.JsonPropertyName("arm")] string Arm);
 
 /// <summary>Progress report after each decode step.</summary>
 /// <param name="Finished">Sequences finished so far.</param>

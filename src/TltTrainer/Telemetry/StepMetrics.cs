@@ -94,6 +94,12 @@ public sealed record StepMetrics
     /// <summary>Draws redone on the canonical path because they fell within the path tolerance of a decision (see RolloutEngineOptions.PathTolerance).</summary>
     [JsonPropertyName("rollout/canonical_draws")] public long CanonicalDraws { get; init; }
 
+    /// <summary>
+    /// The rollout's course per worker (running batch and arm from each point on, seconds from the rollout's start; this rank's
+    /// workers under MPI), or null when nothing was decoded. See <see cref="Rollout.TimelinePoint"/>.
+    /// </summary>
+    [JsonPropertyName("rollout/timeline")] public IReadOnlyList<Rollout.TimelinePoint>? Timeline { get; init; }
+
     /// <summary>Run settings that differ from those of the checkpoint this run resumed from (on the first step after the resume), or null.</summary>
     [JsonPropertyName("run/settings_changed")] public IReadOnlyList<string>? SettingsChanged { get; init; }
 

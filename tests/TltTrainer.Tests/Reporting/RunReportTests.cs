@@ -31,7 +31,15 @@ public sealed class RunReportTests
         ValidationAccuracy = evaluated && (s % 2 == 1 || s == steps - 1) ? 0.3 + 0.1 * s : null,
         ValidationReward = evaluated && (s % 2 == 1 || s == steps - 1) ? 0.35 + 0.1 * s : null,
         EvaluationSeconds = evaluated && (s % 2 == 1 || s == steps - 1) ? 1.5 : null,
+        Timeline = Timeline(tlt, s),
     }).ToList());
+
+    /// <summary>Two workers whose running batch falls into a tail, which TLT runs speculate through.</summary>
+    private static IReadOnlyList<TltTrainer.Rollout.TimelinePoint> Timeline(bool tlt, int step) => Enumerable.Range(0, 2).SelectMany(w => new[]
+    {
+        new TltTrainer.Rollout.TimelinePoint(w, 0.0, 8, "plain"), new(w, 0.8, 4, "plain"),
+        new(w, 1.2, 2, tlt ? "eagle/chain-d6" : "plain"), new(w, 1.6 + 0.1 * step, 1, tlt ? "ngram/chain-d8" : "plain"), new(w, 2.5 + 0.2 * w, 0, "end"),
+    }).ToList();
 
     private static (int Width, int Height) PngSize(byte[] png)
     {
@@ -50,7 +58,7 @@ public sealed class RunReportTests
         foreach (var file in new[] { "metrics-off.jsonl", "metrics-on.jsonl", "summary.json", "report.md" })
             Assert.True(File.Exists(Path.Combine(dir.Path, file)), $"{file} missing");
         Assert.Equal(5, File.ReadAllLines(Path.Combine(dir.Path, "metrics-on.jsonl")).Length);
-        Assert.Equal(6, result.Charts.Count);
+        Assert.Equal(7, result.Charts.Count);
         foreach (var chart in result.Charts)
         {
             Assert.NotNull(chart.Png);

@@ -118,3 +118,31 @@ internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
 {
     public void Report(T value) => report(value);
 }
+
+/// <summary>The rollout's course (running batch and arm over time) is recorded at every change.</summary>
+public sealed class RolloutTimelineTests
+{
+    [Fact]
+    public void Generate_RecordsTheRunningBatchAndTheArm_AtEveryChange()
+    {
+        using var model = TestModels.Peaked(TltTrainer.Models.TransformerPresets.Tiny, seed: 35);
+        using var drafter = new TltTrainer.Speculative.NGramDrafter();
+        var requests = Enumerable.Range(0, 6).Select(i => new RolloutRequest(i, new[] { 1, 2 + i, 3 }, SamplingOptions.Greedy(8 + 4 * i), GroupId: 0)).ToList();
+        var metrics = new RolloutEngine(model, new RolloutEngineOptions
+        {
+            MaxRunningBatch = 4, Drafter = drafter, Strategy = TltTrainer.Speculative.SpecStrategy.ChainOf(3), SpeculateAtOrBelowBatch = 2,
+        }).Generate(requests).Metrics;
+        var timeline = metrics.Timeline;
+        Assert.Equal(4, timeline[0].RunningBatch);
+        Assert.Equal("end", timeline[^1].Arm);
+        Assert.Equal(0, timeline[^1].RunningBatch);
+        Assert.Equal(metrics.TotalSeconds, timeline[^1].Seconds);
+        for (int i = 1; i < timeline.Count; i++)
+        {
+            Assert.True(timeline[i].Seconds >= timeline[i - 1].Seconds);
+            Assert.True(timeline[i].RunningBatch != timeline[i - 1].RunningBatch || timeline[i].Arm != timeline[i - 1].Arm, "a point without a change");
+        }
+        Assert.All(timeline.Where(p => p.RunningBatch > 2), p => Assert.Equal("plain", p.Arm));
+        Assert.Contains(timeline, p => p.RunningBatch is > 0 and <= 2 && p.Arm == "ngram/chain-d3");
+    }
+}
