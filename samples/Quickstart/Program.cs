@@ -49,6 +49,7 @@ return RankFailure.RunOrAbort(ranks, () =>
     // each other); the last checkpoint resumes it.
     if (ranks.Size == 1) Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.WriteLine("Stopping (Ctrl+C)..."); };
     var jobs = new List<QuickstartRun>();
+    JsonObject? replay = null;
     try
     {
         if (options.Compare || !options.Tlt) jobs.Add(new QuickstartRun(target, warmDrafter, options, tlt: false, ranks));
@@ -57,6 +58,14 @@ return RankFailure.RunOrAbort(ranks, () =>
         StepDisplay.Run(jobs, options.Steps, writer && options.Live, cancel.Token, quiet: !writer);
         if (writer) foreach (var line in jobs[^1].ShowAnswers(options.Seed)) Console.WriteLine($"  {line}");
         if (writer) foreach (var job in jobs) foreach (var line in job.HeldOutLines()) Console.WriteLine($"  held-out, TLT {job.Name}: {line}");
+        // The replay benchmark (--compare): the TLT run's last rounds again, in isolation, plain and with TLT.
+        if (writer && !cancel.IsCancellationRequested && jobs.Count == 2 && jobs[1].Recording is { Rounds.Count: > 0 } recording)
+        {
+            Console.WriteLine($"Replaying the last {recording.Rounds.Count} rollout round(s) in isolation, plain and with TLT...");
+            replay = ReplayBench.Run(recording.Rounds, jobs[0].Steps, jobs[1].Steps, jobs[1].StackOptions, jobs[1].Config);
+            Console.WriteLine($"  replay rollout speedup {replay["replay_rollout_speedup"]}x, in the job {replay["in_job_rollout_speedup"]}x "
+                + $"(in job / replay {replay["in_job_over_replay"]}), tokens identical: {replay["replay_tokens_identical"]}");
+        }
     }
     catch (ArgumentException e) when (ranks.Size == 1)
     {
@@ -87,7 +96,9 @@ return RankFailure.RunOrAbort(ranks, () =>
 
     var settings = JsonSerializer.SerializeToNode(options, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower })!.AsObject();
     if (ranks.Size > 1) settings["ranks"] = ranks.Size;
-    var report = RunReport.Write(options.OutputDirectory, runs, new ReportOptions { Title = "TltTrainer Quickstart", Extra = new JsonObject { ["settings"] = settings } });
+    var extra = new JsonObject { ["settings"] = settings };
+    if (replay is not null) foreach (var (key, value) in replay) extra[key] = value?.DeepClone();
+    var report = RunReport.Write(options.OutputDirectory, runs, new ReportOptions { Title = "TltTrainer Quickstart", Extra = extra });
     if (options.JsonPath is not null) AtomicFile.WriteAllText(options.JsonPath, report.Summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     ResultsTable.Print(runs, report);
     return 0;

@@ -32,11 +32,16 @@ internal sealed class QuickstartRun : IDisposable
             foreach (var (key, p) in _policy.named_parameters()) p.copy_(target.Model.state_dict()[key]);
         var tokenizer = ChainArithmeticTextTokenizer.Instance;
         var stop = new HashSet<int> { tokenizer.EosId!.Value };
-        _stack = TltRollout.Create(_policy, warmDrafter, new TltRolloutOptions
+        StackOptions = new TltRolloutOptions
         {
             Enabled = tlt, Workers = options.Workers, MaxRunningBatch = 64, MaxSequenceLength = 1024, SpeculateAtOrBelowBatch = 16, Patience = 5,
             ThreadsPerWorker = Math.Max(1, Communicator.CoresPerRank / options.Workers),
-        });
+        };
+        _stack = TltRollout.Create(_policy, warmDrafter, StackOptions);
+        // With --compare, the TLT run keeps its last rounds for the replay benchmark (ReplayBench).
+        IRolloutGenerator rollout = _stack.Rollout;
+        if (tlt && options.Compare && ranks.Size == 1)
+            rollout = Recording = new RecordingRollout(_stack.Rollout, _policy, _stack.TrainingDrafter!, () => _trainer?.Step ?? 0, keep: ReplaySteps);
         var prompts = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed }).Sample(4096)
             .Select(e => new PromptExample(e.Prompt, e.Answer)).ToList();
         if (ranks.Rank == 0)
@@ -50,7 +55,7 @@ internal sealed class QuickstartRun : IDisposable
         var heldOut = options.EvalPrompts == 0 ? new List<TaskExample>()
             : new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed + 0x5EED }).Sample(4 * options.EvalPrompts + 64)
                 .Where(e => !trainPrompts.Contains(e.Prompt)).Take(options.EvalPrompts).OrderBy(e => e.Terms).ToList();   // buckets in term order
-        _trainer = new RlTrainer(_policy, tokenizer, _stack.Rollout, rewards, new PromptSampler(prompts, options.Seed), new RlTrainerOptions
+        _trainer = new RlTrainer(_policy, tokenizer, rollout, rewards, new PromptSampler(prompts, options.Seed), new RlTrainerOptions
             {
                 PromptsPerStep = options.PromptsPerStep, GroupSize = options.GroupSize, MicroBatchSize = 32, LearningRate = options.LearningRate, Seed = options.Seed,
                 Sampling = new SamplingOptions { Temperature = options.Temperature, MaxNewTokens = options.MaxNewTokens, StopTokens = stop },
@@ -65,6 +70,18 @@ internal sealed class QuickstartRun : IDisposable
                 (response, answer) => answer is not null && ChainArithmeticTask.IsCorrect(response, answer)), options.EvalEvery, options.Steps),
         };
     }
+
+    /// <summary>Rounds the replay benchmark regenerates: the last ones (the policy and drafter then are the most trained).</summary>
+    public const int ReplaySteps = 2;
+
+    /// <summary>The stack's settings (the replay builds stacks of the same shape).</summary>
+    public TltRolloutOptions StackOptions { get; }
+
+    /// <summary>The TLT run's recorded rounds in a comparison, else null.</summary>
+    public RecordingRollout? Recording { get; }
+
+    /// <summary>The policy's shape.</summary>
+    public TransformerConfig Config => _policy.Config;
 
     /// <summary>"off" or "on".</summary>
     public string Name { get; }
@@ -104,6 +121,7 @@ internal sealed class QuickstartRun : IDisposable
 
     public void Dispose()
     {
+        Recording?.Dispose();
         _trainer.Dispose();
         _sink?.Dispose();
         _tensorBoard?.Dispose();

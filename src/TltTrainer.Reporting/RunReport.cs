@@ -87,6 +87,7 @@ public static class RunReport
         foreach (var run in runs) json[run.Name] = RunStatistics.Of(run).ToJson();
         if (comparison is not null)
         {
+            json["steps_off"] = JsonNode.Parse(JsonSerializer.Serialize(runs[0].Steps));    // the baseline's steps, beside the candidate's "steps"
             json["speedup_end_to_end"] = Math.Round(comparison.SpeedupEndToEnd, 3);
             json["rollout_speedup"] = Math.Round(comparison.RolloutSpeedup, 3);
             json["reward_curve_gap"] = Math.Round(comparison.RewardCurveGap, 4);
