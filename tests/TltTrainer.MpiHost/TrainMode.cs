@@ -8,7 +8,9 @@
 //   --tlt            rollouts through the TLT stack (one worker per rank, online drafter training); writes
 //                    drafter-rankR.bin and wait-rankR.txt (per step: seconds and drafter steps this rank
 //                    trained while waiting for the others)
-//   --slow-rank R --slow-ms M     rank R's rollout takes M ms longer (a long tail on one rank)
+//   --slow-rank R [--hold-steps K]  rank R's rollout ends only once every other rank's idle worker has trained K drafter
+//                    steps after that rank's own rollout ended (a long tail on one rank, made an event instead of a
+//                    delay, so the other ranks' training during the wait never depends on the machine's speed)
 //   --rollout-fail-rank R         rank R's rollout throws in its second step (the others are mid-step)
 // Writes params-rankR.bin (float32, named_parameters order) and, on rank 0, metrics.jsonl.
 using System.Globalization;
@@ -51,11 +53,17 @@ internal static class TrainMode
         using var startDrafter = tltOn ? new EagleDraftModel(TransformerPresets.Tiny, seed: 5) : null;
         using var tlt = tltOn ? TltRollout.Create(model, startDrafter, new TltRolloutOptions { Workers = 1, ThreadsPerWorker = 1 }) : null;
         IRolloutGenerator engine = tlt?.Rollout ?? (IRolloutGenerator)new RolloutEngine(model);
-        if (args.Int("slow-rank", -1) == c.Rank) engine = new SlowRollout(engine, TimeSpan.FromMilliseconds(args.Int("slow-ms", 1000)));
-        if (args.Int("rollout-fail-rank", -1) == c.Rank) engine = new SlowRollout(engine, TimeSpan.Zero, failOnCall: 2);
+        int slowRank = args.Int("slow-rank", -1);
+        ICommunicator ranks = c;
+        if (slowRank >= 0 && tlt?.OnlineDrafter is { } online)
+        {
+            if (slowRank == c.Rank) engine = new HeldRollout(engine, args.Out, Enumerable.Range(0, c.Size).Where(r => r != c.Rank).ToList());
+            else ranks = new SignallingCommunicator(c, args.Out, () => online.Training.Steps, args.Int("hold-steps", 2));
+        }
+        if (args.Int("rollout-fail-rank", -1) == c.Rank) engine = new FailingRollout(engine, failOnCall: 2);
         using var trainer = new RlTrainer(model, tokenizer, engine, new RewardComposer([new WeightedReward(new LetterShare())]),
             new PromptSampler(prompts, 3), options, sink: sink)
-        { Communicator = c, Tlt = tlt?.OnlineDrafter, Drafter = tlt?.TrainingDrafter };
+        { Communicator = ranks, Tlt = tlt?.OnlineDrafter, Drafter = tlt?.TrainingDrafter };
         var waits = new List<string>();
         var root = args.Text("checkpoint");
         if (args.Flag("resume") && root is not null && RlCheckpoint.Latest(root) is { } latest) trainer.LoadCheckpoint(latest);
@@ -81,8 +89,8 @@ internal static class TrainMode
         return 0;
     }
 
-    /// <summary>A rollout that takes longer on purpose (the long tail of one rank), or throws on its n-th call.</summary>
-    private sealed class SlowRollout(IRolloutGenerator inner, TimeSpan delay, int failOnCall = 0) : IRolloutGenerator
+    /// <summary>A rollout that throws on its n-th call.</summary>
+    private sealed class FailingRollout(IRolloutGenerator inner, int failOnCall) : IRolloutGenerator
     {
         private int _calls;
 
@@ -91,8 +99,67 @@ internal static class TrainMode
         public RolloutResult Generate(IReadOnlyList<RolloutRequest> requests, CancellationToken cancellationToken = default, IProgress<RolloutProgress>? progress = null)
         {
             if (++_calls == failOnCall) throw new InvalidOperationException($"injected rollout failure on call {_calls}");
-            Thread.Sleep(delay);
             return inner.Generate(requests, cancellationToken, progress);
+        }
+    }
+
+    private static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(2);
+
+    private static string TrainedFlag(string dir, int call, int rank) => Path.Combine(dir, $"trained-call{call}-rank{rank}");
+
+    /// <summary>Waits for <paramref name="condition"/>, checking every millisecond; throws after the hang guard (a hang, not a timing verdict).</summary>
+    private static void WaitFor(Func<bool> condition, string what)
+    {
+        if (!SpinWait.SpinUntil(() => { if (condition()) return true; Thread.Sleep(1); return false; }, HangGuard))
+            throw new TimeoutException($"waited {HangGuard} for {what}");
+    }
+
+    /// <summary>
+    /// A rank done early: when it enters the end-of-round barrier (where OnlineDrafter.RoundEnded starts counting its wait), a
+    /// watcher flags, by a file, once its idle worker has trained <paramref name="steps"/> drafter steps since; the slow rank
+    /// waits for that flag. Everything else goes straight to <paramref name="inner"/>.
+    /// </summary>
+    private sealed class SignallingCommunicator(ICommunicator inner, string dir, Func<int> drafterSteps, int steps) : ICommunicator
+    {
+        private int _rounds;
+
+        public int Rank => inner.Rank;
+        public int Size => inner.Size;
+        public string Description => inner.Description;
+        public TimeSpan CommunicationTime => inner.CommunicationTime;
+        public void Barrier() => inner.Barrier();
+        public void AllReduce<T>(Span<T> values, ReduceOperation operation = ReduceOperation.Sum) where T : unmanaged => inner.AllReduce(values, operation);
+        public void Broadcast<T>(Span<T> values, int root) where T : unmanaged => inner.Broadcast(values, root);
+        public void AllGather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged => inner.AllGather(send, receive);
+        public void Abort(int errorCode) => inner.Abort(errorCode);
+
+        public IPendingBarrier StartBarrier()
+        {
+            int round = ++_rounds, start = drafterSteps();
+            new Thread(() =>
+            {
+                WaitFor(() => drafterSteps() >= start + steps, $"rank {Rank} to train {steps} drafter steps");
+                File.WriteAllText(TrainedFlag(dir, round, Rank), "");
+            }) { IsBackground = true }.Start();
+            return inner.StartBarrier();
+        }
+
+        public void Dispose() { }                  // the host owns the inner communicator
+    }
+
+    /// <summary>The slow rank: its rollout ends only when every other rank has flagged its drafter steps for this call.</summary>
+    private sealed class HeldRollout(IRolloutGenerator inner, string dir, IReadOnlyList<int> others) : IRolloutGenerator
+    {
+        private int _calls;
+
+        public int SequenceCapacity => inner.SequenceCapacity;
+
+        public RolloutResult Generate(IReadOnlyList<RolloutRequest> requests, CancellationToken cancellationToken = default, IProgress<RolloutProgress>? progress = null)
+        {
+            var result = inner.Generate(requests, cancellationToken, progress);
+            int call = ++_calls;
+            WaitFor(() => others.All(r => File.Exists(TrainedFlag(dir, call, r))), "the other ranks' drafter steps");
+            return result;
         }
     }
 

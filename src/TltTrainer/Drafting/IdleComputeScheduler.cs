@@ -14,6 +14,8 @@
 // lies in [0, 1]. Before, a step that outlived its idle interval (the rollout reclaiming the worker, or
 // the update starting) was charged whole, and with one worker the share read up to 20x. Idle reports
 // outside a rollout phase (e.g. an evaluation on the same workers) are ignored.
+// Tests observe the lane through events, never by waiting a while: every state change bumps a counter,
+// and WaitUntilSettled returns once the lane has parked after seeing the latest change with nothing to do.
 namespace TltTrainer.Drafting;
 
 /// <summary>One bounded drafter-training step run on idle compute.</summary>
@@ -51,6 +53,8 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
     private CancellationTokenSource _stop = new();
     private double _idleSeconds, _trainingSeconds, _maxHandBack;
     private int _steps;
+    private long _changes;                         // state changes so far (phases, idle and busy reports, dispose)
+    private long _parkedAt = -1;                   // _changes when the lane last parked with nothing to do; -1 while it works
     private string? _failure;
     private readonly List<long> _reclaimedAt = new();
 
@@ -80,7 +84,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
             _steps = 0;
             _failure = null;
             _stop = new CancellationTokenSource();
-            Monitor.PulseAll(_gate);
+            Changed();
         }
     }
 
@@ -91,7 +95,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
         {
             if (!_rollout) return;
             _idleSince[worker] ??= _clock.GetTimestamp();
-            Monitor.PulseAll(_gate);
+            Changed();
         }
     }
 
@@ -101,7 +105,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
         lock (_gate)
         {
             ReportBusyLocked(worker);
-            Monitor.PulseAll(_gate);
+            Changed();
         }
     }
 
@@ -114,6 +118,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
             _rollout = false;
             _stop.Cancel();
             for (int w = 0; w < _idleSince.Length; w++) ReportBusyLocked(w);
+            Changed();
             while (_training) Monitor.Wait(_gate);
             return new IdleComputeStats(_idleSeconds, _trainingSeconds, _steps, _maxHandBack, _failure);
         }
@@ -136,6 +141,32 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
 
     private int IdleCount() => _idleSince.Count(s => s is not null);
 
+    private void Changed()
+    {
+        _changes++;
+        Monitor.PulseAll(_gate);
+    }
+
+    /// <summary>
+    /// Test seam: blocks until the lane has parked with nothing to do after seeing every state change made so far (no
+    /// rollout phase, no idle worker, or paused after a failure), so that a test can check what did not happen without
+    /// waiting a while. Returns false only if <paramref name="hangGuard"/> passed first (a hang, never a timing verdict).
+    /// </summary>
+    internal bool WaitUntilSettled(TimeSpan hangGuard)
+    {
+        long deadline = Environment.TickCount64 + (long)hangGuard.TotalMilliseconds;
+        lock (_gate)
+        {
+            while (_training || _parkedAt != _changes)
+            {
+                long left = deadline - Environment.TickCount64;
+                if (left <= 0) return false;
+                Monitor.Wait(_gate, (int)Math.Min(left, int.MaxValue));
+            }
+            return true;
+        }
+    }
+
     private void Lane()
     {
         while (true)
@@ -144,7 +175,13 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
             CancellationToken token;
             lock (_gate)
             {
-                while (!_disposed && !(_rollout && _failure is null && IdleCount() > 0)) Monitor.Wait(_gate);
+                while (!_disposed && !(_rollout && _failure is null && IdleCount() > 0))
+                {
+                    _parkedAt = _changes;
+                    Monitor.PulseAll(_gate);           // wakes WaitUntilSettled
+                    Monitor.Wait(_gate);
+                }
+                _parkedAt = -1;
                 if (_disposed) return;
                 threads = IdleCount();
                 token = _stop.Token;
@@ -192,7 +229,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
         {
             _disposed = true;
             _stop.Cancel();
-            Monitor.PulseAll(_gate);
+            Changed();
         }
         _lane.Join();
         _stop.Dispose();

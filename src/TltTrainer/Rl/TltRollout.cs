@@ -58,6 +58,12 @@ public sealed record TltRolloutOptions
     /// <summary>Seed of the bandits. Default 0.</summary>
     public int Seed { get; init; }
 
+    /// <summary>
+    /// Clock of the bandits' throughput measurements and of the idle-compute accounting. Default the system clock; tests inject
+    /// a fake one so that neither the choice of arm nor the idle figures depend on the machine's speed.
+    /// </summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the field when invalid.</summary>
     public TltRolloutOptions Validate()
     {
@@ -72,6 +78,7 @@ public sealed record TltRolloutOptions
         Require(SpeculateAtOrBelowBatch >= 1, nameof(SpeculateAtOrBelowBatch), SpeculateAtOrBelowBatch, "must be ≥ 1");
         Require(Patience >= 0, nameof(Patience), Patience, "must be ≥ 0");
         Require(EagleDepth >= 1, nameof(EagleDepth), EagleDepth, "must be ≥ 1");
+        Require(Clock is not null, nameof(Clock), "null", "must be set");
         Buffer.Validate();
         Online.Validate();
         return this;
@@ -147,7 +154,7 @@ public sealed class TltRollout : IDisposable
             var buffer = Track(owned, new HiddenStateBuffer(o.Buffer));
             var publisher = Track(owned, new DrafterPublisher());
             var online = Track(owned, new OnlineDrafterTraining(policy, training, buffer, publisher, o.Online));
-            var scheduler = Track(owned, new IdleComputeScheduler(o.Workers, online));
+            var scheduler = Track(owned, new IdleComputeScheduler(o.Workers, online, o.Clock));
             var adaptive = new List<AdaptiveSpeculation>();
             var eagles = new List<EagleDrafter>();
             var engines = new List<RolloutEngine>();
@@ -164,7 +171,7 @@ public sealed class TltRollout : IDisposable
                 };
                 var a = new AdaptiveSpeculation(new AdaptiveSpeculationOptions
                 {
-                    Arms = arms, BatchThreshold = o.SpeculateAtOrBelowBatch, Patience = o.Patience, Seed = o.Seed * 7919 + w,
+                    Arms = arms, BatchThreshold = o.SpeculateAtOrBelowBatch, Patience = o.Patience, Seed = o.Seed * 7919 + w, Clock = o.Clock,
                 });
                 adaptive.Add(a);
                 engines.Add(new RolloutEngine(policy, engineOptions with { Adaptive = a, HiddenStateSink = buffer }));

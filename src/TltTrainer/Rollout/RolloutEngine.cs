@@ -115,13 +115,15 @@ public sealed class RolloutEngine : IRolloutGenerator
         var (arm, fromBandit) = adaptive.Choose(running);
         if (arm.Drafter is not null && !batch.IsUsable(arm.Drafter)) (arm, fromBandit) = (SpeculationArm.None, false);
         long before = metrics.GeneratedTokens;
-        var clock = Stopwatch.StartNew();
+        var clock = adaptive.Options.Clock;                 // injected: tests score arms on a fake clock
+        long start = clock.GetTimestamp();
         if (arm.Drafter is null) batch.PlainStep();
         else batch.SpeculativeStep(arm.Drafter, arm.Strategy!);
         // Reward per running sequence: within a bucket the batch keeps shrinking through the tail, and raw
         // tokens/s would credit whichever arm happened to be measured at the larger batch (plain decoding,
         // tried first) instead of the faster one.
-        if (fromBandit) adaptive.Record(running, arm, (metrics.GeneratedTokens - before) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9) / running);
+        double seconds = clock.GetElapsedTime(start).TotalSeconds;
+        if (fromBandit) adaptive.Record(running, arm, (metrics.GeneratedTokens - before) / Math.Max(seconds, 1e-9) / running);
         var key = $"{adaptive.BucketName(running)}:{arm.Name}";
         metrics.ArmChoices[key] = metrics.ArmChoices.GetValueOrDefault(key) + 1;
         return arm.Drafter is null ? "plain" : arm.Name;

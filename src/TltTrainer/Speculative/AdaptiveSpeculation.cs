@@ -43,6 +43,13 @@ public sealed record AdaptiveSpeculationOptions
     /// <summary>Seed of the bandits' exploration. Default 0.</summary>
     public int Seed { get; init; }
 
+    /// <summary>
+    /// Clock that times each step for the bandit's reward (tokens per second per running sequence). Default the system clock;
+    /// a test injects a fake one (e.g. one that each drafter advances by a set cost) so that the choice of arm never depends
+    /// on the machine's speed or load.
+    /// </summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+
     /// <summary>Upper bounds (inclusive) of the running-batch buckets, ascending; larger batches share the last bucket.</summary>
     public IReadOnlyList<int> BucketBounds { get; init; } = new[] { 1, 4, 8, 16, 32 };
 
@@ -54,6 +61,7 @@ public sealed record AdaptiveSpeculationOptions
         foreach (var a in Arms) if (a.Drafter is not null && a.Strategy is null) throw new ArgumentException($"arm '{a.Name}' has a drafter but no strategy.");
         if (BatchThreshold < 1) throw new ArgumentException($"BatchThreshold = {BatchThreshold} must be ≥ 1.");
         if (Patience < 0) throw new ArgumentException($"Patience = {Patience} must be ≥ 0.");
+        if (Clock is null) throw new ArgumentException("Clock must not be null.");
         if (BucketBounds.Count == 0 || BucketBounds.Zip(BucketBounds.Skip(1)).Any(p => p.First >= p.Second))
             throw new ArgumentException("BucketBounds must be a non-empty ascending list.");
         return this;

@@ -65,10 +65,11 @@ public sealed class DataParallelRlTests(SingleProcessReference reference) : ICla
     [MpiFact]
     public void TwoRanks_Tlt_RankDoneEarlyTrainsTheDrafter_AndEveryRankGetsTheSameDrafter()
     {
-        // Rank 1's rollout takes a second longer (its long tail): rank 0's idle worker trains the drafter
-        // meanwhile; at the step boundary both hold the same drafter, trained away from where it started.
+        // Rank 1's rollout (its long tail) ends only after rank 0's idle worker has trained 3 drafter steps while waiting for it
+        // in the end-of-round barrier: an event, not a delay, so nothing here depends on the machine's speed. At the step
+        // boundary both ranks hold the same drafter, trained away from where it started.
         using var dir = new TempDirectory();
-        var run = MpiLauncher.Run(2, TimeSpan.FromMinutes(3), "train", "--out", dir.Path, "--steps", "2", "--tlt", "--slow-rank", "1", "--slow-ms", "1000");
+        var run = MpiLauncher.Run(2, TimeSpan.FromMinutes(3), "train", "--out", dir.Path, "--steps", "2", "--tlt", "--slow-rank", "1", "--hold-steps", "3");
         Assert.True(run.ExitCode == 0, $"mpirun exited {run.ExitCode}:\n{run.Output}");
         var drafter0 = Read(Path.Combine(dir.Path, "drafter-rank0.bin"));
         var drafter1 = Read(Path.Combine(dir.Path, "drafter-rank1.bin"));
@@ -87,8 +88,9 @@ public sealed class DataParallelRlTests(SingleProcessReference reference) : ICla
         var early = Waits(Path.Combine(dir.Path, "wait-rank0.txt"));
         var late = Waits(Path.Combine(dir.Path, "wait-rank1.txt"));
         Assert.Equal(2, early.Length);
-        Assert.All(early, w => Assert.True(w.Seconds > 0.5 && w.Steps > 0, $"rank 0 waited {w.Seconds:F3} s and trained {w.Steps} drafter steps meanwhile"));
-        Assert.All(late, w => Assert.True(w.Seconds < 0.5, $"the slow rank waited {w.Seconds:F3} s"));
+        // Rank 0's metrics count the drafter steps it trained while waiting for rank 1: the 3 that released rank 1, or more.
+        Assert.Equal(2, late.Length);
+        Assert.All(early, w => Assert.True(w.Steps >= 3, $"rank 0 trained {w.Steps} drafter steps while waiting ({w.Seconds:F3} s)"));
     }
 
     [MpichFact]
@@ -133,7 +135,6 @@ public sealed class DataParallelRlTests(SingleProcessReference reference) : ICla
         Assert.NotEqual(0, failed.ExitCode);
         Assert.Contains("rank 1 of 2 failed", failed.Output);
         Assert.Contains("injected rollout failure", failed.Output);
-        Assert.True(failed.Elapsed < TimeSpan.FromSeconds(60), $"the job took {failed.Elapsed} to end");
     }
 
     [MpiFact]
@@ -147,7 +148,6 @@ public sealed class DataParallelRlTests(SingleProcessReference reference) : ICla
         Assert.NotEqual(0, failed.ExitCode);
         Assert.Contains("rank 1 of 2 failed", failed.Output);
         Assert.Contains("injected failure before step 2", failed.Output);
-        Assert.True(failed.Elapsed < TimeSpan.FromSeconds(60), $"the job took {failed.Elapsed} to end");
 
         // Two steps were checkpointed on 2 ranks; the third runs in one process and lands where an uninterrupted single-process run does.
         var resumed = MpiLauncher.Run(0, TimeSpan.FromMinutes(2), "train", "--out", dir.Path, "--steps", "3", "--checkpoint", root, "--resume");

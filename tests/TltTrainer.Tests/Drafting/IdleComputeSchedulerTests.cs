@@ -1,116 +1,149 @@
 using TltTrainer.Drafting;
+using TltTrainer.Tests.TestSupport;
 
 namespace TltTrainer.Tests.Drafting;
 
+/// <summary>
+/// Specifications of the idle-compute scheduler. Deterministic: time is a fake clock the training step moves, every step
+/// waits for the test's permit, and what must not happen is checked once the lane has settled (parked after the last
+/// state change), never by waiting a while. The only real-time bound is a hang guard.
+/// </summary>
 public sealed class IdleComputeSchedulerTests
 {
-    /// <summary>A clock the test (and the fake training step) moves by hand.</summary>
-    private sealed class FakeClock : TimeProvider
-    {
-        private long _ticks;
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
-        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-    }
+    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(30);
 
-    /// <summary>A training step that takes 50 ms of fake time and records what it saw.</summary>
-    private sealed class FakeStep(FakeClock clock, Func<bool>? inUpdate = null) : IIdleTrainingStep
+    /// <summary>
+    /// A training step that announces itself, waits for the test's permit, then takes 50 ms of fake time. With
+    /// <see cref="ObserveCancellation"/> a cancelled step ends at once without counting as trained.
+    /// </summary>
+    private sealed class GatedStep(ManualClock clock, Func<bool>? inUpdate = null) : IIdleTrainingStep, IDisposable
     {
+        private readonly SemaphoreSlim _entered = new(0), _permits = new(0);
         public int Runs;
         public readonly List<int> Threads = new();
         public volatile bool Violated;
-        public ManualResetEventSlim? Gate;           // when set, each step waits on it (a long step)
-        public bool ObserveCancellation = true;      // false: a step that runs to its end regardless
-        public CancellationToken Token;               // the running step's token
+        public bool ObserveCancellation = true;
+        public CancellationToken Token;
+
         public bool Run(int threads, CancellationToken cancellationToken)
         {
             Token = cancellationToken;
             if (inUpdate?.Invoke() == true) Violated = true;
             lock (Threads) Threads.Add(threads);
-            if (ObserveCancellation) Gate?.Wait(cancellationToken);
-            else Gate?.Wait();
+            _entered.Release();
+            if (ObserveCancellation) _permits.Wait(cancellationToken);
+            else _permits.Wait(HangGuard);
             clock.Advance(TimeSpan.FromMilliseconds(50));
             Interlocked.Increment(ref Runs);
             return true;
         }
+
+        /// <summary>Waits until the next step has started.</summary>
+        public void AwaitStart() => Assert.True(_entered.Wait(HangGuard), "no training step started");
+
+        /// <summary>Lets the running (or next) step finish.</summary>
+        public void Permit() => _permits.Release();
+
+        public int LastThreads { get { lock (Threads) return Threads[^1]; } }
+
+        public void Dispose()
+        {
+            _entered.Dispose();
+            _permits.Dispose();
+        }
     }
 
-    private static void WaitFor(Func<bool> condition) => Assert.True(SpinWait.SpinUntil(condition, TimeSpan.FromSeconds(10)), "condition not reached");
+    private static void Settle(IdleComputeScheduler scheduler) => Assert.True(scheduler.WaitUntilSettled(HangGuard), "the training lane never settled");
+
+    /// <summary>Waits until <paramref name="thread"/> is blocked or has ended (after the step's token was cancelled inside BeginUpdate's lock).</summary>
+    private static void AwaitBlockedOrEnded(Thread thread, GatedStep step) =>
+        Assert.True(SpinWait.SpinUntil(() => step.Token.IsCancellationRequested && (thread.ThreadState & (ThreadState.WaitSleepJoin | ThreadState.Stopped)) != 0, HangGuard),
+            "BeginUpdate neither blocked nor returned");
 
     [Fact]
     public void Training_RunsOnlyWhileSomeWorkerIsIdle_WithTheirPooledThreads()
     {
-        var clock = new FakeClock();
-        var step = new FakeStep(clock);
+        var clock = new ManualClock();
+        using var step = new GatedStep(clock);
         using var scheduler = new IdleComputeScheduler(2, step, clock);
         scheduler.BeginRollout();
-        Assert.False(SpinWait.SpinUntil(() => step.Runs > 0, TimeSpan.FromMilliseconds(100)), "trained with no idle worker");
-        scheduler.ReportIdle(0);
-        WaitFor(() => step.Runs >= 3);
-        scheduler.ReportIdle(1);
-        WaitFor(() => { lock (step.Threads) return step.Threads.Contains(2); });
-        scheduler.ReportBusy(0);
+        Settle(scheduler);
+        Assert.Equal(0, step.Runs);                           // no idle worker: nothing ran
+        scheduler.ReportIdle(0);                              // t = 0
+        step.AwaitStart();
+        Assert.Equal(1, step.LastThreads);
+        step.Permit();                                        // step 1: [0, 50 ms) on worker 0
+        step.AwaitStart();
+        scheduler.ReportIdle(1);                              // t = 50 ms, during step 2 (which borrowed worker 0 only)
+        step.Permit();                                        // step 2: [50, 100 ms)
+        step.AwaitStart();
+        Assert.Equal(2, step.LastThreads);                    // step 3 pools both idle workers
+        scheduler.ReportBusy(0);                              // t = 100 ms: both reclaimed at the step's start
         scheduler.ReportBusy(1);
-        WaitFor(() => !scheduler.IsTraining);
-        int runs = step.Runs;
-        Assert.False(SpinWait.SpinUntil(() => step.Runs > runs + 1, TimeSpan.FromMilliseconds(100)), "trained after every worker was reclaimed");
+        step.Permit();
+        Settle(scheduler);
+        Assert.Equal(3, step.Runs);                           // nothing ran after every worker was reclaimed
         var stats = scheduler.BeginUpdate();
-        Assert.True(stats.Steps >= 3);
-        Assert.True(stats.UsedFraction > 0.5, $"used fraction {stats.UsedFraction:F2}");
+        Assert.Equal(3, stats.Steps);
+        Assert.Equal(0.100 + 0.050, stats.IdleWorkerSeconds, 9);
+        Assert.Equal(0.050 + 0.050 + 0, stats.TrainingWorkerSeconds, 9);
+        Assert.Equal(0.1 / 0.15, stats.UsedFraction, 9);
     }
 
     [Fact]
     public void BeginUpdate_WaitsForTheRunningStep_AndNoStepRunsDuringTheUpdate()
     {
-        var clock = new FakeClock();
+        var clock = new ManualClock();
         bool updating = false;
-        var step = new FakeStep(clock, () => Volatile.Read(ref updating)) { Gate = new ManualResetEventSlim(false), ObserveCancellation = false };
+        using var step = new GatedStep(clock, () => Volatile.Read(ref updating)) { ObserveCancellation = false };
         using var scheduler = new IdleComputeScheduler(2, step, clock);
         scheduler.BeginRollout();
         scheduler.ReportIdle(1);
-        WaitFor(() => scheduler.IsTraining);
+        step.AwaitStart();
         var update = new Thread(() => { scheduler.BeginUpdate(); Volatile.Write(ref updating, true); });
         update.Start();
-        Assert.False(update.Join(100), "BeginUpdate returned while a step was running");
-        step.Gate.Set();                                      // the step ends (or sees the cancellation)
-        Assert.True(update.Join(TimeSpan.FromSeconds(10)));
+        AwaitBlockedOrEnded(update, step);
+        Assert.True(update.IsAlive, "BeginUpdate returned while a step was running");
+        Assert.True(scheduler.IsTraining);
+        step.Permit();                                        // the step ends (it ignores the cancellation)
+        Assert.True(update.Join(HangGuard));
         Assert.False(scheduler.IsTraining);
         scheduler.ReportIdle(0);                              // idle during the update: must not train
-        Assert.False(SpinWait.SpinUntil(() => step.Violated || scheduler.IsTraining, TimeSpan.FromMilliseconds(150)));
+        Settle(scheduler);
+        Assert.Equal(1, step.Runs);
         Assert.False(step.Violated);
     }
 
     [Fact]
     public void ReportBusy_DuringAStep_IsHandedBackWithinOneStep()
     {
-        var clock = new FakeClock();
-        var step = new FakeStep(clock) { Gate = new ManualResetEventSlim(false) };
+        var clock = new ManualClock();
+        using var step = new GatedStep(clock);
         using var scheduler = new IdleComputeScheduler(2, step, clock);
         scheduler.BeginRollout();
         scheduler.ReportIdle(0);
-        WaitFor(() => scheduler.IsTraining);
-        scheduler.ReportBusy(0);                               // rollout needs worker 0 mid-step
-        step.Gate.Set();
-        WaitFor(() => !scheduler.IsTraining);
-        int runs = step.Runs;
-        Assert.False(SpinWait.SpinUntil(() => step.Runs > runs, TimeSpan.FromMilliseconds(100)));
+        step.AwaitStart();
+        scheduler.ReportBusy(0);                               // the rollout needs worker 0 mid-step
+        step.Permit();
+        Settle(scheduler);
+        Assert.Equal(1, step.Runs);                            // no further step on the reclaimed worker
         var stats = scheduler.BeginUpdate();
-        Assert.True(stats.MaxHandBackSeconds <= 0.05 + 1e-9, $"hand-back {stats.MaxHandBackSeconds:F3}s > one step (0.05s)");
+        Assert.Equal(0.05, stats.MaxHandBackSeconds, 9);       // back when the step ended: one step (50 ms)
     }
 
     [Fact]
     public void TrainingSeconds_StepOutlivesItsIdleInterval_ChargedOnlyTheIdlePart()
     {
-        var clock = new FakeClock();
-        var step = new FakeStep(clock) { Gate = new ManualResetEventSlim(false) };
+        var clock = new ManualClock();
+        using var step = new GatedStep(clock);
         using var scheduler = new IdleComputeScheduler(2, step, clock);
         scheduler.BeginRollout();
         scheduler.ReportIdle(0);
-        WaitFor(() => scheduler.IsTraining);                  // the step borrowed worker 0 at t = 0
+        step.AwaitStart();                                     // the step borrowed worker 0 at t = 0
         clock.Advance(TimeSpan.FromMilliseconds(10));
         scheduler.ReportBusy(0);                               // reclaimed at t = 10 ms; the step runs on to t = 60 ms
-        step.Gate.Set();
-        WaitFor(() => !scheduler.IsTraining);
+        step.Permit();
+        Settle(scheduler);
         var stats = scheduler.BeginUpdate();
         Assert.Equal(1, stats.Steps);
         Assert.Equal(0.010, stats.IdleWorkerSeconds, 9);
@@ -121,35 +154,36 @@ public sealed class IdleComputeSchedulerTests
     [Fact]
     public void TrainingSeconds_UpdateStartsMidStep_NeverExceedIdleSeconds()
     {
-        var clock = new FakeClock();
-        var step = new FakeStep(clock) { Gate = new ManualResetEventSlim(false), ObserveCancellation = false };
+        var clock = new ManualClock();
+        using var step = new GatedStep(clock) { ObserveCancellation = false };
         using var scheduler = new IdleComputeScheduler(1, step, clock);   // one worker: the case that read 19.66
         scheduler.BeginRollout();
         scheduler.ReportIdle(0);
-        WaitFor(() => scheduler.IsTraining);
+        step.AwaitStart();
         clock.Advance(TimeSpan.FromMilliseconds(4));
         IdleComputeStats? stats = null;
         var update = new Thread(() => stats = scheduler.BeginUpdate());
         update.Start();                                        // reclaims the worker at t = 4 ms, then waits for the step
-        // Cancelled, then blocked: BeginUpdate has stopped training and reclaimed the worker, and waits for the step.
-        WaitFor(() => step.Token.IsCancellationRequested && update.ThreadState == ThreadState.WaitSleepJoin);
-        step.Gate.Set();                                       // the step ends at t = 54 ms
-        Assert.True(update.Join(TimeSpan.FromSeconds(10)));
+        AwaitBlockedOrEnded(update, step);
+        Assert.True(update.IsAlive, "BeginUpdate returned while a step was running");
+        step.Permit();                                         // the step ends at t = 54 ms
+        Assert.True(update.Join(HangGuard));
         Assert.Equal(0.004, stats!.IdleWorkerSeconds, 9);
         Assert.Equal(0.004, stats.TrainingWorkerSeconds, 9);
-        Assert.InRange(stats.UsedFraction, 0, 1);
+        Assert.Equal(1.0, stats.UsedFraction, 9);
     }
 
     [Fact]
     public void ReportIdle_OutsideARolloutPhase_IsIgnoredAndTheNextRolloutStartsBusy()
     {
-        var clock = new FakeClock();
-        var step = new FakeStep(clock);
+        var clock = new ManualClock();
+        using var step = new GatedStep(clock);
         using var scheduler = new IdleComputeScheduler(1, step, clock);
         scheduler.ReportIdle(0);                               // e.g. an evaluation on the same workers between steps
         clock.Advance(TimeSpan.FromSeconds(5));
         scheduler.BeginRollout();
-        Assert.False(SpinWait.SpinUntil(() => step.Runs > 0, TimeSpan.FromMilliseconds(100)), "trained on a worker the rollout has not released");
+        Settle(scheduler);
+        Assert.Equal(0, step.Runs);                            // trained on no worker the rollout has not released
         var stats = scheduler.BeginUpdate();
         Assert.Equal(0, stats.IdleWorkerSeconds);
         Assert.Equal(0, stats.Steps);
@@ -158,14 +192,15 @@ public sealed class IdleComputeSchedulerTests
     [Fact]
     public void Dispose_WhileTraining_StopsCleanly()
     {
-        var clock = new FakeClock();
-        var step = new FakeStep(clock) { Gate = new ManualResetEventSlim(false) };
+        var clock = new ManualClock();
+        using var step = new GatedStep(clock);
         var scheduler = new IdleComputeScheduler(1, step, clock);
         scheduler.BeginRollout();
         scheduler.ReportIdle(0);
-        WaitFor(() => scheduler.IsTraining);
+        step.AwaitStart();
         scheduler.Dispose();                                   // cancels the step's token; the lane exits
         Assert.False(scheduler.IsTraining);
+        Assert.Equal(0, step.Runs);                            // the cancelled step did not finish
     }
 
     private sealed class ThrowingStep : IIdleTrainingStep
@@ -183,19 +218,17 @@ public sealed class IdleComputeSchedulerTests
     public void StepThatThrows_DoesNotCrash_IsReported_AndPausesTrainingUntilTheNextRollout()
     {
         var step = new ThrowingStep();
-        using var scheduler = new IdleComputeScheduler(1, step);
+        using var scheduler = new IdleComputeScheduler(1, step, new ManualClock());
         scheduler.BeginRollout();
         scheduler.ReportIdle(0);
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (Volatile.Read(ref step.Calls) == 0 && DateTime.UtcNow < deadline) Thread.Sleep(5);
-        Thread.Sleep(50);                                           // a crashing lane would have taken the process down by now
+        Settle(scheduler);                                          // the lane ran the step, caught its error and paused
+        Assert.Equal(1, step.Calls);                                // no retry storm
         var stats = scheduler.BeginUpdate();
-        Assert.Equal(1, step.Calls);                                // paused after the failure, no retry storm
         Assert.Contains("drafter blew up", stats.Failure);
         scheduler.BeginRollout();                                   // the next rollout tries again
         scheduler.ReportIdle(0);
-        deadline = DateTime.UtcNow.AddSeconds(10);
-        while (Volatile.Read(ref step.Calls) < 2 && DateTime.UtcNow < deadline) Thread.Sleep(5);
-        Assert.Equal(2, scheduler.BeginUpdate() is { Failure: not null } ? step.Calls : -1);
+        Settle(scheduler);
+        Assert.Equal(2, step.Calls);
+        Assert.Contains("drafter blew up", scheduler.BeginUpdate().Failure);
     }
 }

@@ -21,7 +21,11 @@ public sealed class TltRlTests(EmbeddedFixture fixture)
         var config = fixture.Target.Model.Config;
         using var policy = new CausalLM(config);
         using (no_grad()) foreach (var (name, p) in policy.named_parameters()) p.copy_(fixture.Target.Model.state_dict()[name]);
-        using var stack = TltRollout.Create(policy, fixture.Drafter, new TltRolloutOptions { Enabled = tlt, Workers = 2, MaxSequenceLength = 512, Patience = 2 });
+        using var stack = TltRollout.Create(policy, fixture.Drafter, new TltRolloutOptions
+        {
+            Enabled = tlt, Workers = 2, MaxSequenceLength = 512, Patience = 2,
+            Clock = new ManualClock(),       // the bandit scores arms by tokens per step, not by this machine's speed
+        });
         var tokenizer = ChainArithmeticTextTokenizer.Instance;
         var stop = new HashSet<int> { tokenizer.EosId!.Value };
         var task = new ChainArithmeticOptions { Seed = 611, MinTerms = 2, MaxTerms = 24 };
@@ -60,6 +64,9 @@ public sealed class TltRlTests(EmbeddedFixture fixture)
         Assert.All(on.Steps, m => Assert.NotNull(m.ArmChoices));
         Assert.Contains(on.Steps.SelectMany(m => m.ArmChoices!.Keys), k => !k.EndsWith(":none", StringComparison.Ordinal));
         Assert.True(on.Steps.Max(m => m.AcceptLength) > 1.5, report);
-        Assert.All(on.Steps, m => Assert.True(m.IdleWorkerSeconds >= 0 && m.DrafterTrainSeconds >= 0));
+        // Each step publishes the drafter before its rollout, so the versions served rise step by step; the idle accounting
+        // reads the injected clock, which never moved (the wall clock would have given some positive time).
+        Assert.Equal(on.Steps.Select(m => m.DrafterVersion).Order().Distinct(), on.Steps.Select(m => m.DrafterVersion));
+        Assert.All(on.Steps, m => Assert.Equal((0.0, 0.0), (m.IdleWorkerSeconds!.Value, m.DrafterTrainSeconds!.Value)));
     }
 }

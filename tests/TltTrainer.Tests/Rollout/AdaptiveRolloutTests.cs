@@ -22,7 +22,7 @@ public sealed class AdaptiveRolloutTests
         var adaptive = new AdaptiveSpeculation(new AdaptiveSpeculationOptions
         {
             Arms = new[] { SpeculationArm.None, SpeculationArm.Of(drafter, SpecStrategy.ChainOf(3)), SpeculationArm.Of(ngram, SpecStrategy.ChainOf(4)) },
-            BatchThreshold = 2, Patience = 3,
+            BatchThreshold = 2, Patience = 3, Clock = new ManualClock(),   // a clock that stands still: arms are scored by tokens per step
         });
         var requests = LongTail(12);
         var plain = new RolloutEngine(model).Generate(requests).Trajectories;
