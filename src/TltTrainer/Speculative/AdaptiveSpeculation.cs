@@ -73,6 +73,7 @@ public sealed class AdaptiveSpeculation
 {
     private readonly AdaptiveSpeculationOptions _options;
     private readonly StrategyBandit<SpeculationArm>[] _bandits;
+    private readonly long[] _bucketSteps;
     private int _streak;
     private SpeculationArm? _last;        // arm of the previous step (None for plain steps before the streak)
     private bool _holdNext, _steady;
@@ -82,7 +83,8 @@ public sealed class AdaptiveSpeculation
     {
         _options = options.Validate();
         _bandits = Enumerable.Range(0, options.BucketBounds.Count + 1)
-            .Select(i => new StrategyBandit<SpeculationArm>(options.Arms, options.Epsilon, options.Window, options.Seed + i)).ToArray();
+            .Select(i => new StrategyBandit<SpeculationArm>(options.Arms, options.Epsilon, options.Window, options.Seed + i, farBehind: FarBehind)).ToArray();
+        _bucketSteps = new long[_bandits.Length];
     }
 
     /// <summary>The settings.</summary>
@@ -106,7 +108,10 @@ public sealed class AdaptiveSpeculation
             (_last, _holdNext, _steady) = (SpeculationArm.None, false, false);
             return (SpeculationArm.None, false);
         }
-        var arm = _holdNext && _last is not null ? _last : _bandits[Bucket(runningBatch)].Choose();
+        int bucket = Bucket(runningBatch);
+        _bucketSteps[bucket]++;
+        if (!(_holdNext && _last is not null)) LendPriors(bucket);
+        var arm = _holdNext && _last is not null ? _last : _bandits[bucket].Choose(a => Eligible(a, bucket));
         _steady = arm.Equals(_last);
         _holdNext = !_steady;            // a switch: stay one more step so the arm is measured in steady state
         _last = arm;
@@ -130,6 +135,67 @@ public sealed class AdaptiveSpeculation
 
     /// <summary>Resets the small-batch streak (at the start of a rollout).</summary>
     public void ResetStreak() => (_streak, _last, _holdNext, _steady) = (0, null, false, false);
+
+    /// <summary>
+    /// Whether <paramref name="arm"/> may be tried in <paramref name="bucket"/>. Speculation pays more the smaller the running
+    /// batch, so an arm that loses to plain decoding in a smaller bucket loses here too: it is tried in a bucket only once the
+    /// next smaller bucket measured it at least <see cref="PromoteAbovePlain"/> times plain decoding. The smallest bucket tries every arm; a bucket
+    /// below which the tail has never run (nothing measured in any smaller bucket) waits <see cref="StarvedSteps"/> steps
+    /// before trying arms on its own. So exploration starts where speculation is likeliest to
+    /// pay and spreads upward only as far as it pays: an exploratory step costs little against plain decoding.
+    /// </summary>
+    private bool Eligible(SpeculationArm arm, int bucket)
+    {
+        if (arm.Drafter is null || bucket == 0) return true;
+        var below = _bandits[bucket - 1];
+        if (below.Measurements(arm) >= PromoteAfter && below.IsMeasured(SpeculationArm.None))
+            return below.Median(arm)!.Value >= PromoteAbovePlain * below.Median(SpeculationArm.None)!.Value;
+        // The smaller buckets will measure it in their turn; only a bucket below which the tail never runs starts on its own.
+        if (below.IsMeasured(arm)) return false;      // measured below, but too few times to trust its margin yet
+        bool nothingBelow = Enumerable.Range(0, bucket).All(b => !_bandits[b].IsMeasured(SpeculationArm.None));
+        return nothingBelow && _bucketSteps[bucket] >= StarvedSteps;
+    }
+
+    /// <summary>
+    /// How much better than plain decoding an arm must be in a bucket to be tried in the next larger one: gains shrink from
+    /// one bucket to the next (on this CPU by a quarter to a third), so an arm that barely wins in one loses in the next.
+    /// </summary>
+    public const double PromoteAbovePlain = 1.1;
+
+    /// <summary>
+    /// Measurements the smaller bucket must hold of an arm before its margin promotes it: one noisy measurement of an arm
+    /// that barely wins (5% over plain, 10% noise) would promote it a third of the time.
+    /// </summary>
+    public const int PromoteAfter = 3;
+
+    /// <summary>
+    /// An arm 10% or more behind the best of its bucket is explored a tenth as often: exploring it costs its own loss plus the
+    /// switch (two steps), and against plain decoding that is what makes adaptive slower than plain.
+    /// </summary>
+    public const double FarBehind = 0.9;
+
+    /// <summary>Steps a bucket waits for its smaller neighbours' measurements before trying arms on its own.</summary>
+    public const int StarvedSteps = 64;
+
+    /// <summary>
+    /// Arms not yet measured in <paramref name="bucket"/> take as prior their median in the nearest smaller bucket that
+    /// measured them (an optimistic estimate: speculation pays more there), so a bucket tries first the arms most likely to win
+    /// instead of every eligible arm in turn.
+    /// </summary>
+    private void LendPriors(int bucket)
+    {
+        var bandit = _bandits[bucket];
+        foreach (var arm in _options.Arms)
+        {
+            if (bandit.IsMeasured(arm)) continue;
+            for (int smaller = bucket - 1; smaller >= 0; smaller--)
+            {
+                if (!_bandits[smaller].IsMeasured(arm)) continue;
+                bandit.SetPrior(arm, _bandits[smaller].Median(arm)!.Value);
+                break;
+            }
+        }
+    }
 
     private int Bucket(int runningBatch)
     {
