@@ -110,45 +110,20 @@ public sealed class OnlineDrafterTraining : IIdleTrainingStep, IDisposable
         if (_options.ContextTokens == 0)
             return _buffer.UseSample(_options.WindowsPerStep, _random,
                 windows => windows.Count == 0 ? null : DrafterBatch.Create(windows, _options.RowLength, pack: true, _target.Device));
-        // Copy the windows out under the buffer's lock (the rollout's capture waits on it), then add their context outside it.
-        var copies = _buffer.UseSample(_options.WindowsPerStep, _random, windows => windows.Select(Copy).ToList());
-        if (copies.Count == 0) return null;
-        var examples = new List<DrafterExample>();
+        // Completing under the buffer's lock would make the rollout's capture wait for a target forward: copy the windows out
+        // first (a context limit of 0 only copies), then complete them outside the lock.
+        var examples = _buffer.UseSample(_options.WindowsPerStep, _random, windows => WindowContext.Complete(_target, windows, 0));
+        if (examples.Count == 0) return null;
+        List<DrafterExample>? completed = null;
         try
         {
-            foreach (var group in copies.GroupBy(w => w.Context.Length <= _options.ContextTokens && w.Context.Length > 0 ? string.Join(",", w.Context) : ""))
-            {
-                if (group.Key.Length == 0) { examples.AddRange(group); continue; }
-                using var hidden = ContextHidden(group.First().Context);
-                foreach (var w in group)
-                {
-                    using var scope = torch.NewDisposeScope();
-                    var joined = torch.cat(new[] { hidden, w.Hidden }, 0).DetachFromDisposeScope();
-                    examples.Add(new DrafterExample(w.Context.Concat(w.Tokens).ToArray(), joined, w.Context.Length + w.LossStart, w.Step));
-                    w.Dispose();
-                }
-            }
-            return DrafterBatch.Create(examples, _options.RowLength, pack: true, _target.Device);
+            completed = WindowContext.Complete(_target, examples, _options.ContextTokens);
+            return DrafterBatch.Create(completed, _options.RowLength, pack: true, _target.Device);
         }
         finally
         {
-            foreach (var e in examples) e.Dispose();
+            foreach (var e in examples.Concat(completed ?? new())) e.Dispose();
         }
-    }
-
-    private static DrafterExample Copy(DrafterExample w)
-    {
-        using var scope = torch.NewDisposeScope();
-        return new DrafterExample(w.Tokens, w.Hidden.clone().DetachFromDisposeScope(), w.LossStart, w.Step, w.Context);
-    }
-
-    /// <summary>The target's final hidden states of <paramref name="context"/> <c>[C, H]</c> (no gradient).</summary>
-    private torch.Tensor ContextHidden(int[] context)
-    {
-        using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        using var output = _target.Forward(torch.tensor(context.Select(t => (long)t).ToArray(), device: _target.Device).view(1, -1), options: ForwardOptions.HiddenOnly);
-        return output.Hidden[0].clone().MoveToOuterDisposeScope();
     }
 
     /// <summary>Loss and top-1 agreement on windows of the newest step (fresh rollouts), without training.</summary>
