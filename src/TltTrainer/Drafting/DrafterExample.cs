@@ -11,7 +11,7 @@ public sealed class DrafterExample : IDisposable
 {
     /// <summary>Creates an example; takes ownership of <paramref name="hidden"/>.</summary>
     /// <exception cref="ArgumentException">Lengths disagree or the loss range is empty.</exception>
-    public DrafterExample(int[] tokens, Tensor hidden, int lossStart, long step = 0)
+    public DrafterExample(int[] tokens, Tensor hidden, int lossStart, long step = 0, int[]? context = null)
     {
         if (hidden.dim() != 2 || hidden.shape[0] != tokens.Length)
             throw new ArgumentException($"hidden must be [{tokens.Length}, H], got [{string.Join(", ", hidden.shape)}].", nameof(hidden));
@@ -21,7 +21,14 @@ public sealed class DrafterExample : IDisposable
         Hidden = hidden;
         LossStart = lossStart;
         Step = step;
+        Context = context ?? Array.Empty<int>();
     }
+
+    /// <summary>
+    /// Tokens that came before <see cref="Tokens"/> in the sequence but whose hidden states were not captured (a rollout window
+    /// holds the prompt's last position onward: the rest of the prompt is here). Empty for a whole sequence.
+    /// </summary>
+    public int[] Context { get; }
 
     /// <summary>Token ids <c>x_0..x_{L-1}</c>.</summary>
     public int[] Tokens { get; }

@@ -28,8 +28,8 @@ public sealed class DrafterTrainer : IDisposable
     private readonly EagleDraftModel _drafter;
     private readonly DrafterTrainingOptions _options;
     private readonly DrafterOptimizer _optimizer;
-    private readonly Scalar _hiddenWeight, _tokenWeight, _one;       // held here: see DrafterOptimizer on implicit Scalars
-    private int _step;
+    private readonly Scalar _hiddenWeight, _tokenWeight, _one, _two, _noise;       // held here: see DrafterOptimizer on implicit Scalars
+    private int _step, _scheduleStep;
 
     /// <summary>Creates a trainer for <paramref name="drafter"/> (trained in place) against <paramref name="target"/> (never modified).</summary>
     public DrafterTrainer(CausalLM target, EagleDraftModel drafter, DrafterTrainingOptions? options = null)
@@ -39,6 +39,7 @@ public sealed class DrafterTrainer : IDisposable
         _options = (options ?? new DrafterTrainingOptions()).Validate();
         _optimizer = new DrafterOptimizer(drafter.parameters(), _options.Beta1, _options.Beta2, _options.WeightDecay);
         (_hiddenWeight, _tokenWeight, _one) = (_options.HiddenLossWeight.ToScalar(), _options.TokenLossWeight.ToScalar(), 1.0.ToScalar());
+        (_two, _noise) = (2.0.ToScalar(), _options.FeatureNoise.ToScalar());
     }
 
     /// <summary>Optimizer steps taken.</summary>
@@ -49,16 +50,30 @@ public sealed class DrafterTrainer : IDisposable
     {
         using var scope = NewDisposeScope();
         _drafter.train();
-        double warm = _options.WarmupSteps == 0 ? 1 : Math.Min(1.0, (_step + 1.0) / _options.WarmupSteps);
-        _optimizer.LearningRate = _options.LearningRate * warm;
+        _optimizer.LearningRate = LearningRate(_scheduleStep);
         _optimizer.ZeroGrad();
-        var (loss, result) = Loss(batch);
+        var (loss, result) = Loss(batch, training: true);
         loss.backward();
         nn.utils.clip_grad_norm_(_drafter.parameters(), _options.ClipNorm);
         _optimizer.Step();
         _step++;
+        _scheduleStep++;
         return result;
     }
+
+    /// <summary>The learning rate of schedule step <paramref name="step"/>: linear warm-up, then a cosine decay (if set), then its floor.</summary>
+    public double LearningRate(int step)
+    {
+        double peak = _options.LearningRate;
+        if (step < _options.WarmupSteps) return peak * (step + 1.0) / _options.WarmupSteps;
+        if (_options.DecaySteps == 0) return peak;
+        double progress = Math.Min(1.0, (step - _options.WarmupSteps) / (double)_options.DecaySteps);
+        double floor = _options.MinLearningRateRatio;
+        return peak * (floor + (1 - floor) * 0.5 * (1 + Math.Cos(Math.PI * progress)));
+    }
+
+    /// <summary>Starts the learning-rate schedule over (warm-up, then decay): a warm restart; the optimizer's moments are kept.</summary>
+    public void RestartSchedule() => _scheduleStep = 0;
 
     /// <summary>Loss and top-1 accuracy on <paramref name="batch"/> without training.</summary>
     public DrafterStepResult Evaluate(DrafterBatch batch)
@@ -69,7 +84,7 @@ public sealed class DrafterTrainer : IDisposable
         return Loss(batch).Result;
     }
 
-    private (Tensor Loss, DrafterStepResult Result) Loss(DrafterBatch batch)
+    private (Tensor Loss, DrafterStepResult Result) Loss(DrafterBatch batch, bool training = false)
     {
         Tensor embeds, targetLogProbs, targetArgmax;
         using (no_grad())
@@ -79,18 +94,47 @@ public sealed class DrafterTrainer : IDisposable
             targetLogProbs = nn.functional.log_softmax(targetLogits, -1);
             targetArgmax = targetLogits.argmax(-1);
         }
-        var predicted = _drafter.Forward(embeds, batch.Hidden, null, 0, batch.Positions, batch.Mask);        // [B, T, H]
-        var mask = batch.LossMask;
-        var pairs = mask.sum().clamp_min(_one);
-        var hiddenLoss = (nn.functional.smooth_l1_loss(predicted.to(ScalarType.Float32), batch.TargetHidden.to(ScalarType.Float32),
-            reduction: nn.Reduction.None).mean(new long[] { -1 }) * mask).sum() / pairs;
-        var logits = nn.functional.linear(predicted, _target.LmHeadWeight.detach()).to(ScalarType.Float32);
-        var logProbs = nn.functional.log_softmax(logits, -1);
-        var tokenLoss = (-(targetLogProbs.exp() * logProbs).sum(-1) * mask).sum() / pairs;
-        var loss = (hiddenLoss * _hiddenWeight).add(tokenLoss * _tokenWeight, Models.RootedScalars.One);
-        var correct = (logits.argmax(-1).eq(targetArgmax).to(ScalarType.Float32) * mask).sum() / pairs;
-        var result = new DrafterStepResult(loss.item<float>(), hiddenLoss.item<float>(), tokenLoss.item<float>(), correct.item<float>(),
-            (int)mask.sum().item<float>());
+        // EAGLE's feature noise: uniform in [−a, a] on the input features, so the drafter learns to draft from imperfect ones.
+        var features = training && _options.FeatureNoise > 0
+            ? batch.Hidden + (rand_like(batch.Hidden) * _two - _one) * _noise
+            : batch.Hidden;
+        var predicted = _drafter.Forward(embeds, features, null, 0, batch.Positions, batch.Mask);        // [B, T, H]
+
+        // Weighted SmoothL1 to the true next hidden state plus soft cross-entropy to the target's next-token distribution, over `mask`.
+        (Tensor Loss, Tensor Hidden, Tensor Token, Tensor Correct, Tensor Pairs) StepLoss(Tensor output, Tensor mask)
+        {
+            var pairs = mask.sum().clamp_min(_one);
+            var hiddenLoss = (nn.functional.smooth_l1_loss(output.to(ScalarType.Float32), batch.TargetHidden.to(ScalarType.Float32),
+                reduction: nn.Reduction.None).mean(new long[] { -1 }) * mask).sum() / pairs;
+            var logits = nn.functional.linear(output, _target.LmHeadWeight.detach()).to(ScalarType.Float32);
+            var tokenLoss = (-(targetLogProbs.exp() * nn.functional.log_softmax(logits, -1)).sum(-1) * mask).sum() / pairs;
+            var correct = (logits.argmax(-1).eq(targetArgmax).to(ScalarType.Float32) * mask).sum() / pairs;
+            return ((hiddenLoss * _hiddenWeight).add(tokenLoss * _tokenWeight, _one), hiddenLoss, tokenLoss, correct, mask.sum());
+        }
+
+        var first = StepLoss(predicted, batch.LossMask);
+        var loss = first.Loss;
+        if (training && _options.UnrollSteps > 1)
+        {
+            // Steps 2..k of the chain on the drafter's own features, weighted UnrollDecay^(s − 1) (EAGLE-3: 0.8^i).
+            var segmentEmbeds = new List<Tensor> { embeds };
+            var segmentFeatures = new List<Tensor> { features };
+            var segmentPositions = new List<Tensor> { batch.Positions };
+            var previous = predicted;
+            for (int step = 2; step <= _options.UnrollSteps; step++)
+            {
+                segmentEmbeds.Add(embeds);
+                segmentFeatures.Add(DraftUnroll.ShiftFeatures(previous));
+                segmentPositions.Add(batch.Positions);
+                var (mask, valid) = DraftUnroll.Build(batch.Positions, step, embeds.device);
+                var output = _drafter.Forward(cat(segmentEmbeds, 1), cat(segmentFeatures, 1), null, 0, cat(segmentPositions, 1), mask);
+                previous = output.narrow(1, (step - 1) * embeds.shape[1], embeds.shape[1]);
+                using Scalar weight = Math.Pow(_options.UnrollDecay, step - 1).ToScalar();
+                loss = loss.add(StepLoss(previous, batch.LossMask * valid).Loss, weight);
+            }
+        }
+        var result = new DrafterStepResult(loss.item<float>(), first.Hidden.item<float>(), first.Token.item<float>(), first.Correct.item<float>(),
+            (int)first.Pairs.item<float>());
         return (loss, result);
     }
 
@@ -120,6 +164,6 @@ public sealed class DrafterTrainer : IDisposable
     public void Dispose()
     {
         _optimizer.Dispose();
-        foreach (var s in new[] { _hiddenWeight, _tokenWeight, _one }) s.Dispose();
+        foreach (var s in new[] { _hiddenWeight, _tokenWeight, _one, _two, _noise }) s.Dispose();
     }
 }

@@ -27,6 +27,28 @@ public sealed record DrafterTrainingOptions
     /// <summary>Linear warm-up steps. Default 20.</summary>
     public int WarmupSteps { get; init; } = 20;
 
+    /// <summary>
+    /// Steps after the warm-up over which the learning rate falls along a cosine from its peak to
+    /// <see cref="MinLearningRateRatio"/> × peak, and stays there; 0 = constant after the warm-up. Default 0.
+    /// <see cref="DrafterTrainer.RestartSchedule"/> starts warm-up and decay over (a warm restart) without resetting the optimizer's moments.
+    /// </summary>
+    public int DecaySteps { get; init; }
+
+    /// <summary>Learning rate at the end of the decay, as a share of the peak. Default 0.1.</summary>
+    public double MinLearningRateRatio { get; init; } = 0.1;
+
+    /// <summary>
+    /// Chain steps trained per pair: 1 = teacher forcing only; k &gt; 1 also trains steps 2..k on the drafter's own predicted features
+    /// (EAGLE-3's training-time test), step s weighted <see cref="UnrollDecay"/>^(s − 1). Costs about k(k + 1)/2 forwards. Default 1.
+    /// </summary>
+    public int UnrollSteps { get; init; } = 1;
+
+    /// <summary>Weight ratio between successive unrolled steps. Default 0.8 (EAGLE-3).</summary>
+    public double UnrollDecay { get; init; } = 0.8;
+
+    /// <summary>Half-width of the uniform noise added to the input features while training (EAGLE-1 used 0.1 ... 0.2 × feature scale); 0 = none. Default 0.</summary>
+    public double FeatureNoise { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the field when invalid.</summary>
     public DrafterTrainingOptions Validate()
     {
@@ -38,6 +60,11 @@ public sealed record DrafterTrainingOptions
         if (!(HiddenLossWeight >= 0) || !(TokenLossWeight >= 0) || HiddenLossWeight + TokenLossWeight == 0)
             throw new ArgumentException("HiddenLossWeight and TokenLossWeight must be ≥ 0 and not both 0.");
         if (WarmupSteps < 0) throw new ArgumentException($"WarmupSteps = {WarmupSteps} must be ≥ 0.");
+        if (UnrollSteps < 1) throw new ArgumentException($"UnrollSteps = {UnrollSteps} must be ≥ 1.");
+        if (!(UnrollDecay is > 0 and <= 1)) throw new ArgumentException($"UnrollDecay = {UnrollDecay} must lie in (0, 1].");
+        if (!(FeatureNoise >= 0)) throw new ArgumentException($"FeatureNoise = {FeatureNoise} must be ≥ 0.");
+        if (DecaySteps < 0) throw new ArgumentException($"DecaySteps = {DecaySteps} must be ≥ 0.");
+        if (!(MinLearningRateRatio is >= 0 and <= 1)) throw new ArgumentException($"MinLearningRateRatio = {MinLearningRateRatio} must lie in [0, 1].");
         return this;
     }
 }

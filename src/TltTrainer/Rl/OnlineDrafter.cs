@@ -55,6 +55,7 @@ public sealed record OnlineDrafter(HiddenStateBuffer Buffer, IdleComputeSchedule
         _waitSteps = 0;
         _stepStart.Dispose();
         _committedAtStart = CommittedVersion;
+        Training.BeginPhase();
         _versionAtStart = Training.Publish();
         _stepStart = Training.AcquireLatest();
         Scheduler.BeginRollout();
