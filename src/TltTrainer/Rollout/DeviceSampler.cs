@@ -80,6 +80,8 @@ internal static class DeviceSampler
     private static (Tensor Token, Tensor LogProb, Tensor Robust) Sampled(Tensor raw, IReadOnlyList<DrawRequest> rows, double tolerance, int vocab, Device device,
         Tensor? columnIds)
     {
+        if (rows.All(r => r.Options.IsGreedy || Restricted(r.Options, vocab)))
+            return SampledAmongCandidates(raw, rows, tolerance, vocab, device, columnIds);
         var (logp, robust, scaled) = Processed(raw, rows, tolerance, vocab, device);
         // Gumbel-max: the kept token with the largest log p + g; fragile when the runner-up is within the margin.
         var scores = logp.add(Gumbel(rows, vocab, device, columnIds), One);
@@ -91,6 +93,68 @@ internal static class DeviceSampler
             robust = robust.logical_and(gap.gt(scaled).logical_or(top.select(1, 1).isinf()));
         }
         return (token, logp.gather(1, token.unsqueeze(1)).squeeze(1), robust);
+    }
+
+    /// <summary>Whether a sampled row keeps a set cut by top-k or top-p (which then lies among the most likely tokens).</summary>
+    private static bool Restricted(SamplingOptions options, int vocab) => (options.TopK > 0 && options.TopK < vocab) || options.TopP < 1;
+
+    /// <summary>
+    /// <see cref="Sampled"/> for batches whose sampled rows all use top-k or top-p: the kept set lies among the K most likely
+    /// tokens (K = the largest top-k + 1, or <see cref="TopPCandidates"/> for top-p), so after one top-K over the vocabulary
+    /// (and the row's log-normaliser) every decision — cuts, renormalisation, Gumbel-max with the noise of just those token ids —
+    /// is made on <c>[N, K]</c>: the same kept set and the same winner as over the whole vocabulary, at a fraction of the cost.
+    /// A row whose top-p cut lies beyond the candidates, or whose top-k ties run past them, is flagged for the host.
+    /// (Greedy rows ride along; the caller takes their argmax.)
+    /// </summary>
+    private static (Tensor Token, Tensor LogProb, Tensor Robust) SampledAmongCandidates(Tensor raw, IReadOnlyList<DrawRequest> rows, double tolerance,
+        int vocab, Device device, Tensor? columnIds)
+    {
+        int n = rows.Count;
+        var topK = rows.Select(r => !r.Options.IsGreedy && r.Options.TopK > 0 && r.Options.TopK < vocab ? r.Options.TopK : 0).ToArray();
+        var topP = rows.Select(r => !r.Options.IsGreedy && r.Options.TopP < 1 ? r.Options.TopP : 1.0).ToArray();
+        int k = Math.Min(vocab, Math.Max(topP.Any(p => p < 1) ? TopPCandidates : 0, topK.Max() + 1));
+        var temperature = tensor(rows.Select(r => r.Options.IsGreedy ? 1.0 : r.Options.Temperature).ToArray(), device: device).view(n, 1);
+        var z = raw.to(ScalarType.Float64) / temperature;                                                        // [N, V]
+        var logNormalizer = z.logsumexp(1, true);                                                                // [N, 1]
+        var (values, order) = z.topk(k, 1, true, true);                                                          // [N, K], descending
+        var logp = values - logNormalizer;
+        var robust = ones(n, ScalarType.Bool, device);
+        var scaled = tensor(rows.Select(r => 4 * tolerance / (r.Options.IsGreedy ? 1 : r.Options.Temperature)).ToArray(), device: device);
+
+        if (topK.Any(x => x > 0))
+        {
+            // Keep the candidates at or above the k-th largest (ties kept), as over the whole vocabulary.
+            var at = tensor(topK.Select(x => (long)Math.Max(x - 1, 0)).ToArray(), device: device).view(n, 1);
+            var after = tensor(topK.Select(x => (long)Math.Min(x, k - 1)).ToArray(), device: device).view(n, 1);
+            var has = tensor(topK.Select(x => x > 0).ToArray(), device: device);
+            var threshold = values.gather(1, at).squeeze(1);
+            var next = values.gather(1, after).squeeze(1);
+            threshold = where(has, threshold, Filled(n, double.NegativeInfinity, device));
+            logp = logp.masked_fill(values.lt(threshold.unsqueeze(1)), NegativeInfinity).log_softmax(1);
+            // Ties with the k-th that reach the last candidate may continue beyond it: the host decides those.
+            var tiesBeyond = k < vocab ? values.select(1, k - 1).ge(threshold) : zeros(n, ScalarType.Bool, device);
+            robust = robust.logical_and(has.logical_not().logical_or(tiesBeyond.logical_not()));
+            if (tolerance > 0)
+                robust = robust.logical_and(has.logical_not().logical_or(((threshold - next) * temperature.squeeze(1)).gt(tensor(4 * tolerance, device: device))));
+        }
+        if (topP.Any(p => p < 1))
+        {
+            var (keep, massGap, swapGap) = TopPSorted(logp.exp(), topP, vocab, device);
+            logp = logp.masked_fill(keep.logical_not(), NegativeInfinity).log_softmax(1);
+            if (tolerance > 0) robust = robust.logical_and(massGap.gt(scaled)).logical_and(swapGap.gt(scaled));
+            else robust = robust.logical_and(massGap.gt(zeros(1, ScalarType.Float64, device)).logical_or(massGap.isinf()));
+        }
+        var ids = columnIds is null ? order : columnIds.index_select(0, order.reshape(-1)).view(order.shape);
+        var gumbel = NoiseTensors.Uniforms(rows.Select(r => r.Noise).ToList(), k, device, ids).log().neg().log().neg();
+        var scores = logp.add(gumbel, One);
+        var (top, index) = scores.topk(Math.Min(2, k), 1, true, true);
+        var winner = index.select(1, 0).unsqueeze(1);
+        if (tolerance > 0 && k > 1)
+        {
+            var gap = top.select(1, 0) - top.select(1, 1);
+            robust = robust.logical_and(gap.gt(scaled).logical_or(top.select(1, 1).isinf()));
+        }
+        return (order.gather(1, winner).squeeze(1), logp.gather(1, winner).squeeze(1), robust);
     }
 
     /// <summary>
@@ -180,15 +244,27 @@ internal static class DeviceSampler
     private static (Tensor Keep, Tensor MassGap, Tensor SwapGap) TopP(Tensor probs, double[] topP, int vocab, Device device)
     {
         int n = topP.Length, candidates = Math.Min(TopPCandidates, vocab);
-        var p = tensor(topP, device: device);                                                                    // [N] float64
         var (sorted, order) = probs.topk(candidates, 1, true, true);                                             // [N, K]
+        var (keepSorted, massGap, swapGap) = TopPSorted(sorted, topP, vocab, device);
+        var keep = zeros(n, vocab, ScalarType.Bool, device).scatter(1, order, keepSorted);
+        var disabled = tensor(topP.Select(x => x >= 1).ToArray(), device: device);
+        return (keep.logical_or(disabled.view(n, 1)), massGap, swapGap);
+    }
+
+    /// <summary>
+    /// <see cref="TopP"/> on probabilities <c>[N, K]</c> already sorted in descending order (the K most likely of <paramref name="vocab"/>
+    /// tokens): the keep mask <c>[N, K]</c> (all kept for rows without top-p) and the gaps.
+    /// </summary>
+    private static (Tensor Keep, Tensor MassGap, Tensor SwapGap) TopPSorted(Tensor sorted, double[] topP, int vocab, Device device)
+    {
+        int n = topP.Length, candidates = (int)sorted.shape[1];
+        var p = tensor(topP, device: device);                                                                    // [N] float64
         var cumulative = sorted.cumsum(1);
         var before = cumulative.lt(p.view(n, 1)).sum(1);                                                         // tokens before the cut token
         var reached = before.lt(Filled(n, candidates, device));
         using Scalar lastIndex = (long)(candidates - 1);
         var cut = before.clamp_max(lastIndex).view(n, 1);                                                        // index of the last kept token
         var keepSorted = Range(candidates, device).view(1, -1).le(cut);
-        var keep = zeros(n, vocab, ScalarType.Bool, device).scatter(1, order, keepSorted);
         var massAt = cumulative.gather(1, cut).squeeze(1);
         var massBefore = (cumulative - sorted).gather(1, cut).squeeze(1);
         var massGap = minimum(massAt - p, p - massBefore);
@@ -200,7 +276,7 @@ internal static class DeviceSampler
         var infinite = Filled(n, double.PositiveInfinity, device);
         var zero = Filled(n, 0.0, device);
         massGap = where(disabled, infinite, where(reached, massGap, zero));
-        return (keep.logical_or(disabled.view(n, 1)), massGap, where(disabled, infinite, swapGap));
+        return (keepSorted.logical_or(disabled.view(n, 1)), massGap, where(disabled, infinite, swapGap));
     }
 
     /// <summary>[n] float32 filled with <paramref name="value"/> (from a host array: full() would take an implicit Scalar).</summary>

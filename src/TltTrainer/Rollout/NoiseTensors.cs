@@ -10,13 +10,15 @@ internal static class NoiseTensors
 {
     /// <summary>
     /// Uniforms <c>[N, V]</c> float64 at the <paramref name="noise"/> positions of tokens <c>0..V−1</c>, or of the token ids
-    /// <paramref name="tokenIds"/> <c>[V]</c> int64 (a reduced draft vocabulary's columns, drawn with their target ids' noise).
+    /// <paramref name="tokenIds"/>: <c>[V]</c> int64 shared by the rows (a reduced draft vocabulary's columns, drawn with their
+    /// target ids' noise) or <c>[N, V]</c> per row (each row's most likely tokens).
     /// </summary>
     public static Tensor Uniforms(IReadOnlyList<SamplingNoise> noise, int vocab, Device device, Tensor? tokenIds = null)
     {
         var keys = tensor(noise.Select(n => unchecked((long)n.Key)).ToArray(), device: device).view(-1, 1);   // [N, 1]
         var ids = tokenIds ?? tensor(Enumerable.Range(0, vocab).Select(i => (long)i).ToArray(), device: device);
-        var z = keys.add(ids.view(1, -1).mul(Constant(SamplingNoise.Golden, device)), Models.RootedScalars.One);   // [N, V], wrapping
+        var grid = ids.dim() == 2 ? ids : ids.view(1, -1);
+        var z = keys.add(grid.mul(Constant(SamplingNoise.Golden, device)), Models.RootedScalars.One);   // [N, V], wrapping
         z = Mix(z, device);
         var top53 = LogicalShift(z, 11, device).to(ScalarType.Float64);
         return top53.add(Constant(0.5, device), Models.RootedScalars.One).mul(Constant(1.0 / (1UL << 53), device));

@@ -16,18 +16,30 @@ public sealed class DeviceSamplerTests
         new() { Temperature = 1.0, TopK = 1_000_000 },                                                                  // top-k ≥ vocabulary
     };
 
-    [Theory]
-    [InlineData(5, 400)]
-    [InlineData(2048, 64)]
-    [InlineData(151_936, 8)]
-    public void Draw_EqualsTheHostReference_WhereRobust(int vocab, int rows)
+    // Batches whose sampled rows all cut by top-k or top-p: drawn among the most likely candidates only (the fast path).
+    private static readonly SamplingOptions[] RestrictedSettings =
     {
+        new() { Temperature = 0 }, new() { Temperature = 1.0, TopK = 3 }, new() { Temperature = 1.0, TopP = 0.9 },
+        new() { Temperature = 0.8, TopK = 40, TopP = 0.5 }, new() { Temperature = 1.3, TopP = 1e-6 }, new() { Temperature = 1.0, TopK = 50 },
+        new() { Temperature = 0.6, TopP = 0.999 },                                                                     // cut often beyond the candidates
+    };
+
+    [Theory]
+    [InlineData(5, 400, false)]
+    [InlineData(2048, 64, false)]
+    [InlineData(151_936, 8, false)]
+    [InlineData(5, 400, true)]
+    [InlineData(2048, 64, true)]
+    [InlineData(151_936, 14, true)]
+    public void Draw_EqualsTheHostReference_WhereRobust(int vocab, int rows, bool restrictedOnly)
+    {
+        var settings = restrictedOnly ? RestrictedSettings : Settings;
         var random = new Random(vocab);
         // Logits of LM-like spread, with exact ties at a coarse grid in every fourth row (ties at cuts, greedy ties).
         var logits = new float[rows * vocab];
         for (int i = 0; i < logits.Length; i++)
             logits[i] = (i / vocab) % 4 == 0 ? (float)(Math.Round(random.NextDouble() * 8) / 2) : (float)(random.NextDouble() * random.NextDouble() * 12);
-        var requests = Enumerable.Range(0, rows).Select(r => new DrawRequest(Settings[r % Settings.Length], new SamplingNoise((ulong)r, 7 + r))).ToList();
+        var requests = Enumerable.Range(0, rows).Select(r => new DrawRequest(settings[r % settings.Length], new SamplingNoise((ulong)r, 7 + r))).ToList();
         using var tensorLogits = tensor(logits, new long[] { rows, vocab });
         var draws = DeviceSampler.Draw(tensorLogits, requests, tolerance: 1e-4);
 
@@ -42,7 +54,19 @@ public sealed class DeviceSamplerTests
             Assert.True(expected == draws.Tokens[r], $"row {r} ({requests[r].Options}): device {draws.Tokens[r]}, host {expected}");
             Assert.True(Math.Abs(host.LogProb(expected) - draws.LogProbs[r]) <= 1e-5, $"row {r}: log-prob {draws.LogProbs[r]} vs host {host.LogProb(expected)}");
         }
-        Assert.True(robust >= rows / 2, $"only {robust} of {rows} draws were robust");
+        if (!restrictedOnly)
+        {
+            Assert.True(robust >= rows / 2, $"only {robust} of {rows} draws were robust");
+            return;
+        }
+        // The candidates path decides as many draws on the device as the whole-vocabulary path (forced here by one more row
+        // that samples from the whole vocabulary), and the same tokens.
+        using var wide = tensor(logits.Concat(logits.Take(vocab)).ToArray(), new long[] { rows + 1, vocab });
+        var full = DeviceSampler.Draw(wide, requests.Append(new DrawRequest(new SamplingOptions { Temperature = 1.0 }, new SamplingNoise(99, 1))).ToList(), 1e-4);
+        int fullRobust = Enumerable.Range(0, rows).Count(r => full.Robust[r]);
+        Assert.True(robust >= fullRobust - rows / 20, $"{robust} robust draws among the candidates, {fullRobust} over the whole vocabulary");
+        for (int r = 0; r < rows; r++)
+            if (draws.Robust[r] && full.Robust[r]) Assert.Equal(full.Tokens[r], draws.Tokens[r]);
     }
 
     [Fact]
