@@ -28,10 +28,16 @@ public static partial class RankFailure
             error.WriteLine($"rank {communicator.Rank} of {communicator.Size} failed: {e}");
             error.Flush();
             if (logger is not null) LogFailure(logger, communicator.Rank, communicator.Size, e);
+            // The launcher forwards a remote rank's output through its proxy, which the abort tears down: without a pause
+            // the line naming the failure was lost about once in a few dozen MPICH runs between hosts under load.
+            Thread.Sleep(OutputGrace);
             communicator.Abort(1);
             return 1;
         }
     }
+
+    /// <summary>How long a failing rank waits, after writing the failure, for the launcher to forward it before aborting.</summary>
+    public static readonly TimeSpan OutputGrace = TimeSpan.FromMilliseconds(300);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "rank {Rank} of {Size} failed; aborting the job")]
     private static partial void LogFailure(ILogger logger, int rank, int size, Exception exception);
