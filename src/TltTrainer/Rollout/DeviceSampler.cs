@@ -2,14 +2,16 @@
 // token, whether the draw is robust to the path tolerance, the token's log-probability and whether the row's
 // logits were finite. The same decisions as TokenDistribution (the host reference, float64) in batched
 // tensor ops: greedy is the argmax of the raw logits; sampled rows are scaled by temperature, cut to the
-// top-k (ties at the cut kept) and to the smallest most-likely set reaching top-p (searched among the
-// TopPCandidates most likely tokens first, the whole vocabulary only when those fall short), and drawn by
-// Gumbel-max under SamplingNoise. A decision within a margin of the tolerance is flagged, as on the host, and
-// the caller redoes it on the canonical path: so the device draws equal the host reference token for token
-// (float32 here against float64 there moves a score by ~1e-6, far inside the margin); a top-p row whose cut
-// lies beyond the candidates is flagged too (the host handles it), so there is no second synchronisation. No
-// tensor of the vocabulary's width is read to the host. It runs on rollout workers while other threads
-// allocate, so no Scalar is made implicitly here (see Models.RootedScalars).
+// top-k (ties at the cut kept) and to the smallest most-likely set reaching top-p, and drawn by Gumbel-max
+// under SamplingNoise. When every sampled row cuts by top-k or top-p, the kept set lies among the most
+// likely tokens, so everything after one top-K runs on those K candidates (2,048 for top-p): at a 152 k
+// vocabulary that is most of the saving. A row whose kept set reaches past the candidates (a near-flat
+// distribution under top-p, top-k ties running past them) is drawn again over the whole vocabulary, a
+// second synchronisation for those steps only. A decision within a margin of the tolerance is flagged, as
+// on the host, and the caller redoes it on the canonical path: so the device draws equal the host
+// reference token for token (float32 here against float64 there moves a score by ~1e-6, far inside the
+// margin). No tensor of the vocabulary's width is read to the host. It runs on rollout workers while other
+// threads allocate, so no Scalar is made implicitly here (see Models.RootedScalars).
 using TltTrainer.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -27,6 +29,9 @@ internal static class DeviceSampler
     /// <summary>Tokens searched for a top-p cut before the whole vocabulary is sorted.</summary>
     public const int TopPCandidates = 2048;
 
+    /// <summary>Candidates beyond a top-k's k at least, so that ties at the cut rarely run past them.</summary>
+    public const int TieRoom = 64;
+
     private static readonly Scalar NegativeInfinity = double.NegativeInfinity;   // rooted: see RootedScalars
     private static readonly Scalar One = 1;
 
@@ -38,6 +43,29 @@ internal static class DeviceSampler
     /// (a reduced draft vocabulary): the noise is that id's and the tokens returned are ids; default column = id.</param>
     public static DrawResults Draw(Tensor logits, IReadOnlyList<DrawRequest> rows, double tolerance, Tensor? columnIds = null)
     {
+        var (results, wide) = DrawOnce(logits, rows, tolerance, columnIds, candidates: true);
+        if (wide.Length == 0) return results;
+        // Rare: rows whose kept set reaches past the candidates (a flat top-p row, top-k ties running past them) are drawn
+        // again over the whole vocabulary: a second synchronisation for those steps only.
+        using var scope = NewDisposeScope();
+        using var index = tensor(wide.Select(i => (long)i).ToArray(), device: logits.device);
+        var (again, _) = DrawOnce(logits.index_select(0, index), wide.Select(i => rows[i]).ToList(), tolerance, columnIds, candidates: false);
+        for (int k = 0; k < wide.Length; k++)
+        {
+            int i = wide[k];
+            (results.Tokens[i], results.Robust[i], results.LogProbs[i], results.Finite[i]) = (again.Tokens[k], again.Robust[k], again.LogProbs[k], again.Finite[k]);
+        }
+        return results;
+    }
+
+    /// <summary>Times the whole-vocabulary pass was needed (rows drawn again after the candidates fell short); for tests and benchmarks.</summary>
+    public static long WidePasses => Interlocked.Read(ref _widePasses);
+
+    private static long _widePasses;
+
+    /// <summary>One pass of <see cref="Draw"/>; with <paramref name="candidates"/>, also the rows that need the whole vocabulary.</summary>
+    private static (DrawResults Results, int[] Wide) DrawOnce(Tensor logits, IReadOnlyList<DrawRequest> rows, double tolerance, Tensor? columnIds, bool candidates)
+    {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         int n = rows.Count, vocab = (int)logits.shape[1];
@@ -47,7 +75,7 @@ internal static class DeviceSampler
         var greedyRow = tensor(rows.Select(r => r.Options.IsGreedy).ToArray(), device: device);                 // [N]
 
         Tensor token = zeros(n, ScalarType.Int64, device), logProb = zeros(n, ScalarType.Float64, device);
-        Tensor robust = ones(n, ScalarType.Bool, device);
+        Tensor robust = ones(n, ScalarType.Bool, device), wide = zeros(n, ScalarType.Bool, device);
         if (anyGreedy)
         {
             var (top, index) = raw.topk(Math.Min(2, vocab), 1, true, true);
@@ -60,28 +88,32 @@ internal static class DeviceSampler
         }
         if (anySampled)
         {
-            var (sampledToken, sampledLogProb, sampledRobust) = Sampled(raw, rows, tolerance, vocab, device, columnIds);
-            token = anyGreedy ? where(greedyRow, token, sampledToken) : sampledToken;
-            logProb = anyGreedy ? where(greedyRow, logProb, sampledLogProb) : sampledLogProb;
-            robust = anyGreedy ? where(greedyRow, robust, sampledRobust) : sampledRobust;
+            var sampled = candidates && rows.All(r => r.Options.IsGreedy || Restricted(r.Options, vocab))
+                ? SampledAmongCandidates(raw, rows, tolerance, vocab, device, columnIds)
+                : Sampled(raw, rows, tolerance, vocab, device, columnIds);
+            token = anyGreedy ? where(greedyRow, token, sampled.Token) : sampled.Token;
+            logProb = anyGreedy ? where(greedyRow, logProb, sampled.LogProb) : sampled.LogProb;
+            robust = anyGreedy ? where(greedyRow, robust, sampled.Robust) : sampled.Robust;
+            if (sampled.Wide is not null) wide = greedyRow.logical_not().logical_and(sampled.Wide);
         }
         if (columnIds is not null) token = columnIds.index_select(0, token);
         var finite = raw.isfinite().all(1);
-        var packed = stack(new[] { token.to(ScalarType.Float64), robust.to(ScalarType.Float64), logProb.to(ScalarType.Float64), finite.to(ScalarType.Float64) }, 1).cpu();
+        var packed = stack(new[] { token.to(ScalarType.Float64), robust.to(ScalarType.Float64), logProb.to(ScalarType.Float64), finite.to(ScalarType.Float64),
+            wide.to(ScalarType.Float64) }, 1).cpu();
         var host = packed.data<double>().ToArray();                                                             // the one host copy
-        return new DrawResults(
-            Enumerable.Range(0, n).Select(i => (int)host[i * 4]).ToArray(),
-            Enumerable.Range(0, n).Select(i => host[i * 4 + 1] != 0).ToArray(),
-            Enumerable.Range(0, n).Select(i => (float)host[i * 4 + 2]).ToArray(),
-            Enumerable.Range(0, n).Select(i => host[i * 4 + 3] != 0).ToArray());
+        var results = new DrawResults(
+            Enumerable.Range(0, n).Select(i => (int)host[i * 5]).ToArray(),
+            Enumerable.Range(0, n).Select(i => host[i * 5 + 1] != 0).ToArray(),
+            Enumerable.Range(0, n).Select(i => (float)host[i * 5 + 2]).ToArray(),
+            Enumerable.Range(0, n).Select(i => host[i * 5 + 3] != 0).ToArray());
+        var wideRows = Enumerable.Range(0, n).Where(i => host[i * 5 + 4] != 0).ToArray();
+        if (wideRows.Length > 0) Interlocked.Increment(ref _widePasses);
+        return (results, wideRows);
     }
 
     /// <summary>Sampled rows: temperature, top-k, top-p, Gumbel-max; the winner, its log-probability and robustness.</summary>
-    private static (Tensor Token, Tensor LogProb, Tensor Robust) Sampled(Tensor raw, IReadOnlyList<DrawRequest> rows, double tolerance, int vocab, Device device,
-        Tensor? columnIds)
+    private static SampledDraws Sampled(Tensor raw, IReadOnlyList<DrawRequest> rows, double tolerance, int vocab, Device device, Tensor? columnIds)
     {
-        if (rows.All(r => r.Options.IsGreedy || Restricted(r.Options, vocab)))
-            return SampledAmongCandidates(raw, rows, tolerance, vocab, device, columnIds);
         var (logp, robust, scaled) = Processed(raw, rows, tolerance, vocab, device);
         // Gumbel-max: the kept token with the largest log p + g; fragile when the runner-up is within the margin.
         var scores = logp.add(Gumbel(rows, vocab, device, columnIds), One);
@@ -92,8 +124,11 @@ internal static class DeviceSampler
             var gap = top.select(1, 0) - top.select(1, 1);
             robust = robust.logical_and(gap.gt(scaled).logical_or(top.select(1, 1).isinf()));
         }
-        return (token, logp.gather(1, token.unsqueeze(1)).squeeze(1), robust);
+        return new SampledDraws(token, logp.gather(1, token.unsqueeze(1)).squeeze(1), robust, null);
     }
+
+    /// <summary>Sampled rows' tokens, log-probabilities and robustness <c>[N]</c>, and which rows need the whole vocabulary (null: none).</summary>
+    private sealed record SampledDraws(Tensor Token, Tensor LogProb, Tensor Robust, Tensor? Wide);
 
     /// <summary>Whether a sampled row keeps a set cut by top-k or top-p (which then lies among the most likely tokens).</summary>
     private static bool Restricted(SamplingOptions options, int vocab) => (options.TopK > 0 && options.TopK < vocab) || options.TopP < 1;
@@ -103,22 +138,23 @@ internal static class DeviceSampler
     /// tokens (K = the largest top-k + 1, or <see cref="TopPCandidates"/> for top-p), so after one top-K over the vocabulary
     /// (and the row's log-normaliser) every decision — cuts, renormalisation, Gumbel-max with the noise of just those token ids —
     /// is made on <c>[N, K]</c>: the same kept set and the same winner as over the whole vocabulary, at a fraction of the cost.
-    /// A row whose top-p cut lies beyond the candidates, or whose top-k ties run past them, is flagged for the host.
-    /// (Greedy rows ride along; the caller takes their argmax.)
+    /// A row whose top-p cut lies beyond the candidates, or whose top-k ties run past them, is flagged wide: <see cref="Draw"/>
+    /// draws it again over the whole vocabulary. (Greedy rows ride along; the caller takes their argmax.)
     /// </summary>
-    private static (Tensor Token, Tensor LogProb, Tensor Robust) SampledAmongCandidates(Tensor raw, IReadOnlyList<DrawRequest> rows, double tolerance,
-        int vocab, Device device, Tensor? columnIds)
+    private static SampledDraws SampledAmongCandidates(Tensor raw, IReadOnlyList<DrawRequest> rows, double tolerance, int vocab, Device device, Tensor? columnIds)
     {
         int n = rows.Count;
         var topK = rows.Select(r => !r.Options.IsGreedy && r.Options.TopK > 0 && r.Options.TopK < vocab ? r.Options.TopK : 0).ToArray();
         var topP = rows.Select(r => !r.Options.IsGreedy && r.Options.TopP < 1 ? r.Options.TopP : 1.0).ToArray();
-        int k = Math.Min(vocab, Math.Max(topP.Any(p => p < 1) ? TopPCandidates : 0, topK.Max() + 1));
+        // Top-k needs its k plus room for ties at the cut (bf16 logits tie often); top-p its candidates.
+        int k = Math.Min(vocab, Math.Max(topP.Any(p => p < 1) ? TopPCandidates : 0, topK.Max() == 0 ? 0 : Math.Max(2 * topK.Max(), topK.Max() + TieRoom)));
         var temperature = tensor(rows.Select(r => r.Options.IsGreedy ? 1.0 : r.Options.Temperature).ToArray(), device: device).view(n, 1);
         var z = raw.to(ScalarType.Float64) / temperature;                                                        // [N, V]
         var logNormalizer = z.logsumexp(1, true);                                                                // [N, 1]
         var (values, order) = z.topk(k, 1, true, true);                                                          // [N, K], descending
         var logp = values - logNormalizer;
         var robust = ones(n, ScalarType.Bool, device);
+        var wide = zeros(n, ScalarType.Bool, device);
         var scaled = tensor(rows.Select(r => 4 * tolerance / (r.Options.IsGreedy ? 1 : r.Options.Temperature)).ToArray(), device: device);
 
         if (topK.Any(x => x > 0))
@@ -130,19 +166,19 @@ internal static class DeviceSampler
             var threshold = values.gather(1, at).squeeze(1);
             var next = values.gather(1, after).squeeze(1);
             threshold = where(has, threshold, Filled(n, double.NegativeInfinity, device));
-            logp = logp.masked_fill(values.lt(threshold.unsqueeze(1)), NegativeInfinity).log_softmax(1);
-            // Ties with the k-th that reach the last candidate may continue beyond it: the host decides those.
-            var tiesBeyond = k < vocab ? values.select(1, k - 1).ge(threshold) : zeros(n, ScalarType.Bool, device);
-            robust = robust.logical_and(has.logical_not().logical_or(tiesBeyond.logical_not()));
+            // Renormalised over the kept set for top-k rows only: the others keep their whole-vocabulary log-probabilities.
+            logp = where(has.view(n, 1), logp.masked_fill(values.lt(threshold.unsqueeze(1)), NegativeInfinity).log_softmax(1), logp);
+            // Ties with the k-th that reach the last candidate may continue beyond it: those rows are drawn again, wide.
+            if (k < vocab) wide = wide.logical_or(has.logical_and(values.select(1, k - 1).ge(threshold)));
             if (tolerance > 0)
                 robust = robust.logical_and(has.logical_not().logical_or(((threshold - next) * temperature.squeeze(1)).gt(tensor(4 * tolerance, device: device))));
         }
         if (topP.Any(p => p < 1))
         {
-            var (keep, massGap, swapGap) = TopPSorted(logp.exp(), topP, vocab, device);
+            var (keep, massGap, swapGap, reached) = TopPSorted(logp.exp(), topP, vocab, device);
             logp = logp.masked_fill(keep.logical_not(), NegativeInfinity).log_softmax(1);
             if (tolerance > 0) robust = robust.logical_and(massGap.gt(scaled)).logical_and(swapGap.gt(scaled));
-            else robust = robust.logical_and(massGap.gt(zeros(1, ScalarType.Float64, device)).logical_or(massGap.isinf()));
+            wide = wide.logical_or(reached.logical_not());
         }
         var ids = columnIds is null ? order : columnIds.index_select(0, order.reshape(-1)).view(order.shape);
         var gumbel = NoiseTensors.Uniforms(rows.Select(r => r.Noise).ToList(), k, device, ids).log().neg().log().neg();
@@ -154,7 +190,7 @@ internal static class DeviceSampler
             var gap = top.select(1, 0) - top.select(1, 1);
             robust = robust.logical_and(gap.gt(scaled).logical_or(top.select(1, 1).isinf()));
         }
-        return (order.gather(1, winner).squeeze(1), logp.gather(1, winner).squeeze(1), robust);
+        return new SampledDraws(order.gather(1, winner).squeeze(1), logp.gather(1, winner).squeeze(1), robust, wide);
     }
 
     /// <summary>
@@ -243,9 +279,9 @@ internal static class DeviceSampler
     /// </summary>
     private static (Tensor Keep, Tensor MassGap, Tensor SwapGap) TopP(Tensor probs, double[] topP, int vocab, Device device)
     {
-        int n = topP.Length, candidates = Math.Min(TopPCandidates, vocab);
-        var (sorted, order) = probs.topk(candidates, 1, true, true);                                             // [N, K]
-        var (keepSorted, massGap, swapGap) = TopPSorted(sorted, topP, vocab, device);
+        int n = topP.Length;
+        var (sorted, order) = probs.sort(1, true);                                                               // [N, V]: the whole vocabulary
+        var (keepSorted, massGap, swapGap, _) = TopPSorted(sorted, topP, vocab, device);
         var keep = zeros(n, vocab, ScalarType.Bool, device).scatter(1, order, keepSorted);
         var disabled = tensor(topP.Select(x => x >= 1).ToArray(), device: device);
         return (keep.logical_or(disabled.view(n, 1)), massGap, swapGap);
@@ -255,7 +291,7 @@ internal static class DeviceSampler
     /// <see cref="TopP"/> on probabilities <c>[N, K]</c> already sorted in descending order (the K most likely of <paramref name="vocab"/>
     /// tokens): the keep mask <c>[N, K]</c> (all kept for rows without top-p) and the gaps.
     /// </summary>
-    private static (Tensor Keep, Tensor MassGap, Tensor SwapGap) TopPSorted(Tensor sorted, double[] topP, int vocab, Device device)
+    private static (Tensor Keep, Tensor MassGap, Tensor SwapGap, Tensor Reached) TopPSorted(Tensor sorted, double[] topP, int vocab, Device device)
     {
         int n = topP.Length, candidates = (int)sorted.shape[1];
         var p = tensor(topP, device: device);                                                                    // [N] float64
@@ -276,7 +312,7 @@ internal static class DeviceSampler
         var infinite = Filled(n, double.PositiveInfinity, device);
         var zero = Filled(n, 0.0, device);
         massGap = where(disabled, infinite, where(reached, massGap, zero));
-        return (keepSorted.logical_or(disabled.view(n, 1)), massGap, where(disabled, infinite, swapGap));
+        return (keepSorted.logical_or(disabled.view(n, 1)), massGap, where(disabled, infinite, swapGap), reached.logical_or(disabled));
     }
 
     /// <summary>[n] float32 filled with <paramref name="value"/> (from a host array: full() would take an implicit Scalar).</summary>

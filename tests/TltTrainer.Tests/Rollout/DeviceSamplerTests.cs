@@ -70,6 +70,28 @@ public sealed class DeviceSamplerTests
     }
 
     [Fact]
+    public void Draw_TopPRowsBeyondTheCandidates_AreDrawnOverTheWholeVocabulary()
+    {
+        // Near-flat rows (a random-weight model's): top-p 0.95 keeps most of the 151,936 tokens, far past the candidates.
+        // With tolerance 0 every draw counts, so each must equal the host reference's.
+        const int vocab = 151_936, rows = 4;
+        var random = new Random(3);
+        var logits = Enumerable.Range(0, rows * vocab).Select(_ => (float)(random.NextDouble() * 0.5)).ToArray();
+        var requests = Enumerable.Range(0, rows).Select(r => new DrawRequest(new SamplingOptions { Temperature = 1.0, TopP = 0.95, TopK = r % 2 == 0 ? 0 : 50 },
+            new SamplingNoise((ulong)r, 11))).ToList();
+        using var tensorLogits = tensor(logits, new long[] { rows, vocab });
+        long before = DeviceSampler.WidePasses;
+        var draws = DeviceSampler.Draw(tensorLogits, requests, tolerance: 0);
+        Assert.True(DeviceSampler.WidePasses > before, "the candidates sufficed: the test does not reach the whole-vocabulary pass");
+        for (int r = 0; r < rows; r++)
+        {
+            var host = TokenDistribution.FromLogits(logits.AsSpan(r * vocab, vocab), requests[r].Options);
+            Assert.Equal(host.Sample(requests[r].Noise), draws.Tokens[r]);
+            Assert.True(Math.Abs(host.LogProb(draws.Tokens[r]) - draws.LogProbs[r]) <= 1e-5);
+        }
+    }
+
+    [Fact]
     public void Draw_NonFiniteRow_IsFlagged()
     {
         using var logits = tensor(new[] { 0f, 1f, 2f, float.NaN, 0f, 1f }, new long[] { 2, 3 });
