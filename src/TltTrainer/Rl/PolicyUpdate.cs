@@ -85,88 +85,129 @@ internal sealed class PolicyUpdate : IDisposable
     public UpdateStats Run(RlBatch batch, Tensor? oldLogProbs, Tensor? refLogProbs, int rlStep, Tensor? scoredOut = null)
     {
         if (oldLogProbs is null && !SinglePass && batch.Count > 0) throw new ArgumentNullException(nameof(oldLogProbs), "old log-probs are required unless the update is a single pass.");
-        double lossSum = 0, klSum = 0, clipped = 0, tokens = 0, entropySum = 0, gradSum = 0, lr = 0;
-        int steps = 0, skipped = 0;
+        var inputs = new UpdateInputs(batch, oldLogProbs, refLogProbs, scoredOut, GlobalLayout(batch));
+        var totals = new UpdateTotals();
         // Not HashCode.Combine: its seed is random per process, so another process (a resumed run, another rank) would shuffle differently.
         var rng = new Random(ShuffleSeed(_options.Seed, rlStep));
-        // Global view: this rank's sequences are global indices [first, first + Count); every response length is known.
-        var lengthsByRank = _communicator.AllGatherVariable<int>(batch.Responses.Select(r => r.Length).ToArray());
-        int first = lengthsByRank.Take(_communicator.Rank).Sum(l => l.Length);
-        var globalLengths = lengthsByRank.SelectMany(l => l).ToArray();
         for (int epoch = 0; epoch < _options.PpoEpochs; epoch++)
+            foreach (var (index, globalMini) in MiniBatches(inputs.Layout.Lengths.Length, rng).Select((m, k) => (k, m)))
+                MiniBatchStep(inputs, new MiniBatchId(rlStep, epoch, index), globalMini, totals);
+        if (_reducer is not null)
         {
-            var order = Enumerable.Range(0, globalLengths.Length).OrderBy(_ => rng.Next()).ToArray();
-            int perMini = (int)Math.Ceiling(order.Length / (double)_options.MiniBatchesPerEpoch);
-            for (int m = 0; m * perMini < order.Length; m++)
-            {
-                // Gradient handles made by zero_grad, the clip and the optimizer step die with this scope
-                // (otherwise one per parameter per step stays alive).
-                using var miniScope = NewDisposeScope();
-                var globalMini = order.Skip(m * perMini).Take(perMini).ToArray();
-                var mini = globalMini.Where(i => i >= first && i < first + batch.Count).Select(i => i - first).ToArray();
-                lr = SetLearningRate();
-                _optimizer.zero_grad();
-                double miniTokens = globalMini.Sum(i => globalLengths[i]), miniLoss = 0, miniKl = 0;
-                double normalizer = _options.ConstantNormalizer ?? _options.Sampling.MaxNewTokens;
-                if (mini.Length == 0 && _reducer is not null) BackwardZero();   // no data here: contribute zero gradients
-                foreach (var micro in Plan(mini, batch))
-                {
-                    using var scope = NewDisposeScope();
-                    using var scored = PolicyScorer.Score(_policy, batch.Pairs(micro), _options.Sampling.Temperature, withEntropy: true);
-                    long width = scored.LogProbs.shape[1];
-                    var device = scored.LogProbs.device;
-                    var index = tensor(micro.Select(i => (long)i).ToArray(), device: device);
-                    var old = oldLogProbs is null ? scored.LogProbs.detach() : oldLogProbs.index_select(0, index).narrow(1, 0, width);
-                    if (epoch == 0 && scoredOut is not null)
-                        using (no_grad()) scoredOut.narrow(1, 0, width).index_copy_(0, index, scored.LogProbs.detach());
-                    var adv = tensor(micro.Select(i => (float)batch.Advantages[i]).ToArray(), device: device);
-                    var policyLoss = _options.Objective.Compute(scored.LogProbs, old, adv, scored.Mask);
-                    var loss = LossAggregator.Aggregate(policyLoss.PerToken, scored.Mask, _options.Aggregation, miniTokens, globalMini.Length, normalizer);
-                    if (refLogProbs is not null && _options.KlCoefficient > 0)
-                    {
-                        var kl = KlEstimates.PerToken(scored.LogProbs, refLogProbs.index_select(0, index).narrow(1, 0, width), _options.KlEstimator);
-                        var klLoss = LossAggregator.Aggregate(kl, scored.Mask, LossAggregation.TokenMean, miniTokens, globalMini.Length, normalizer);
-                        miniKl += klLoss.item<float>();
-                        loss = loss + klLoss * _options.KlCoefficient;
-                    }
-                    loss.backward();
-                    miniLoss += loss.item<float>();
-                    clipped += policyLoss.ClippedLow + policyLoss.ClippedHigh + policyLoss.DualClipped;
-                    tokens += policyLoss.Tokens;
-                    entropySum += (scored.Entropy! * scored.Mask).sum().item<float>();
-                }
-                if (_reducer is not null)
-                {
-                    _reducer.AllReduce();
-                    Span<double> sums = [miniLoss, miniKl];
-                    _communicator.AllReduce(sums);
-                    (miniLoss, miniKl) = (sums[0], sums[1]);
-                }
-                double gradNorm = nn.utils.clip_grad_norm_(_policy.parameters(), _options.ClipGradNorm);
-                if (!double.IsFinite(miniLoss) || !double.IsFinite(gradNorm))
-                {
-                    if (_options.NonFinite == NonFiniteLossPolicy.Stop)
-                        throw new InvalidOperationException($"RL step {rlStep}: non-finite loss ({miniLoss}) or gradient norm ({gradNorm}) in epoch {epoch}, mini-batch {m}.");
-                    _optimizer.zero_grad();
-                    skipped++;
-                    continue;
-                }
-                _optimizer.step();
-                OptimizerSteps++;
-                lossSum += miniLoss;
-                klSum += miniKl;
-                gradSum += gradNorm;
-                steps++;
-            }
+            Span<double> sums = [totals.Clipped, totals.Tokens, totals.EntropySum];
+            _communicator.AllReduce(sums);
+            (totals.Clipped, totals.Tokens, totals.EntropySum) = (sums[0], sums[1], sums[2]);
+        }
+        return totals.Stats(withKl: refLogProbs is not null);
+    }
+
+    /// <summary>What every phase of an update reads: the data, old/reference log-probs, and where this rank's rows sit globally.</summary>
+    private sealed record UpdateInputs(RlBatch Batch, Tensor? Old, Tensor? Reference, Tensor? ScoredOut, GlobalRows Layout);
+
+    /// <summary>This rank's sequences are global indices [First, First + Count); every rank's response lengths, in rank order.</summary>
+    private sealed record GlobalRows(int First, int Count, int[] Lengths);
+
+    /// <summary>Which mini-batch of an update: for messages.</summary>
+    private readonly record struct MiniBatchId(int RlStep, int Epoch, int Index);
+
+    /// <summary>One micro-batch's contribution to its mini-batch.</summary>
+    private readonly record struct MicroResult(double Loss, double Kl);
+
+    /// <summary>The update's running sums.</summary>
+    private sealed class UpdateTotals
+    {
+        public double LossSum, KlSum, Clipped, Tokens, EntropySum, GradSum, LearningRate;
+        public int Steps, Skipped;
+
+        public UpdateStats Stats(bool withKl) => new(Steps == 0 ? double.NaN : LossSum / Steps, withKl ? KlSum / Math.Max(Steps, 1) : null,
+            Tokens == 0 ? 0 : Clipped / Tokens, Tokens == 0 ? 0 : EntropySum / Tokens, Steps == 0 ? double.NaN : GradSum / Steps, LearningRate, Skipped);
+    }
+
+    private GlobalRows GlobalLayout(RlBatch batch)
+    {
+        var lengthsByRank = _communicator.AllGatherVariable<int>(batch.Responses.Select(r => r.Length).ToArray());
+        return new GlobalRows(lengthsByRank.Take(_communicator.Rank).Sum(l => l.Length), batch.Count, lengthsByRank.SelectMany(l => l).ToArray());
+    }
+
+    /// <summary>An epoch's mini-batches: a seeded shuffle of the global indices cut into <see cref="RlTrainerOptions.MiniBatchesPerEpoch"/> parts.</summary>
+    private IEnumerable<int[]> MiniBatches(int count, Random rng)
+    {
+        var order = Enumerable.Range(0, count).OrderBy(_ => rng.Next()).ToArray();
+        int perMini = (int)Math.Ceiling(order.Length / (double)_options.MiniBatchesPerEpoch);
+        for (int m = 0; m * perMini < order.Length; m++) yield return order.Skip(m * perMini).Take(perMini).ToArray();
+    }
+
+    /// <summary>One clipped AdamW step on a mini-batch: the sum of its micro-batches' losses (with the mini-batch's global denominators).</summary>
+    private void MiniBatchStep(UpdateInputs inputs, MiniBatchId id, int[] globalMini, UpdateTotals totals)
+    {
+        // Gradient handles made by zero_grad, the clip and the optimizer step die with this scope
+        // (otherwise one per parameter per step stays alive).
+        using var miniScope = NewDisposeScope();
+        var layout = inputs.Layout;
+        var mini = globalMini.Where(i => i >= layout.First && i < layout.First + layout.Count).Select(i => i - layout.First).ToArray();
+        totals.LearningRate = SetLearningRate();
+        _optimizer.zero_grad();
+        double miniTokens = globalMini.Sum(i => layout.Lengths[i]), miniLoss = 0, miniKl = 0;
+        if (mini.Length == 0 && _reducer is not null) BackwardZero();   // no data here: contribute zero gradients
+        foreach (var micro in Plan(mini, inputs.Batch))
+        {
+            var result = MicroBatchBackward(inputs, micro, id.Epoch, miniTokens, globalMini.Length, totals);
+            miniLoss += result.Loss;
+            miniKl += result.Kl;
         }
         if (_reducer is not null)
         {
-            Span<double> sums = [clipped, tokens, entropySum];
+            _reducer.AllReduce();
+            Span<double> sums = [miniLoss, miniKl];
             _communicator.AllReduce(sums);
-            (clipped, tokens, entropySum) = (sums[0], sums[1], sums[2]);
+            (miniLoss, miniKl) = (sums[0], sums[1]);
         }
-        return new UpdateStats(steps == 0 ? double.NaN : lossSum / steps, refLogProbs is null ? null : klSum / Math.Max(steps, 1),
-            tokens == 0 ? 0 : clipped / tokens, tokens == 0 ? 0 : entropySum / tokens, steps == 0 ? double.NaN : gradSum / steps, lr, skipped);
+        double gradNorm = nn.utils.clip_grad_norm_(_policy.parameters(), _options.ClipGradNorm);
+        if (!double.IsFinite(miniLoss) || !double.IsFinite(gradNorm))
+        {
+            if (_options.NonFinite == NonFiniteLossPolicy.Stop)
+                throw new InvalidOperationException($"RL step {id.RlStep}: non-finite loss ({miniLoss}) or gradient norm ({gradNorm}) in epoch {id.Epoch}, mini-batch {id.Index}.");
+            _optimizer.zero_grad();
+            totals.Skipped++;
+            return;
+        }
+        _optimizer.step();
+        OptimizerSteps++;
+        totals.LossSum += miniLoss;
+        totals.KlSum += miniKl;
+        totals.GradSum += gradNorm;
+        totals.Steps++;
+    }
+
+    /// <summary>Forward and backward of one micro-batch: policy objective (plus KL), aggregated with the mini-batch's denominators.</summary>
+    private MicroResult MicroBatchBackward(UpdateInputs inputs, int[] micro, int epoch, double miniTokens, int miniSequences, UpdateTotals totals)
+    {
+        using var scope = NewDisposeScope();
+        var batch = inputs.Batch;
+        double normalizer = _options.ConstantNormalizer ?? _options.Sampling.MaxNewTokens;
+        using var scored = PolicyScorer.Score(_policy, batch.Pairs(micro), _options.Sampling.Temperature, withEntropy: true);
+        long width = scored.LogProbs.shape[1];
+        var device = scored.LogProbs.device;
+        var index = tensor(micro.Select(i => (long)i).ToArray(), device: device);
+        var old = inputs.Old is null ? scored.LogProbs.detach() : inputs.Old.index_select(0, index).narrow(1, 0, width);
+        if (epoch == 0 && inputs.ScoredOut is not null)
+            using (no_grad()) inputs.ScoredOut.narrow(1, 0, width).index_copy_(0, index, scored.LogProbs.detach());
+        var adv = tensor(micro.Select(i => (float)batch.Advantages[i]).ToArray(), device: device);
+        var policyLoss = _options.Objective.Compute(scored.LogProbs, old, adv, scored.Mask);
+        var loss = LossAggregator.Aggregate(policyLoss.PerToken, scored.Mask, _options.Aggregation, miniTokens, miniSequences, normalizer);
+        double kl = 0;
+        if (inputs.Reference is not null && _options.KlCoefficient > 0)
+        {
+            var perToken = KlEstimates.PerToken(scored.LogProbs, inputs.Reference.index_select(0, index).narrow(1, 0, width), _options.KlEstimator);
+            var klLoss = LossAggregator.Aggregate(perToken, scored.Mask, LossAggregation.TokenMean, miniTokens, miniSequences, normalizer);
+            kl = klLoss.item<float>();
+            loss = loss + klLoss * _options.KlCoefficient;
+        }
+        loss.backward();
+        totals.Clipped += policyLoss.ClippedLow + policyLoss.ClippedHigh + policyLoss.DualClipped;
+        totals.Tokens += policyLoss.Tokens;
+        totals.EntropySum += (scored.Entropy! * scored.Mask).sum().item<float>();
+        return new MicroResult(loss.item<float>(), kl);
     }
 
     public void Dispose() => _reducer?.Dispose();

@@ -54,13 +54,12 @@ public sealed partial class RlTrainer
     }
 
     /// <summary>The step's per-sequence values and rollout totals over all ranks (this rank's alone in a single process).</summary>
-    private (double[] Rewards, int[] Lengths, int Accurate, RolloutTotals Totals, int Dropped, double Gap, ResponseOutcomes Outcomes) GlobalView(
-        CollectedBatch collected, RolloutTotals rollout, IReadOnlyList<(string Response, string? Answer)> texts, double gap)
+    private StepView GlobalView(CollectedBatch collected, RolloutTotals rollout, IReadOnlyList<ResponseText> texts, double gap)
     {
         var batch = collected.Batch;
         int accurate = AccuracyCheck is null ? 0 : texts.Count(t => AccuracyCheck(t.Response, t.Answer));
         var lengths = batch.Responses.Select(r => r.Length).ToArray();
-        if (_communicator.Size == 1) return (batch.Rewards, lengths, accurate, rollout, collected.GroupsDropped, gap, collected.Outcomes);
+        if (_communicator.Size == 1) return new StepView(batch.Rewards, lengths, accurate, rollout, collected.GroupsDropped, gap, collected.Outcomes);
 
         var rewards = _communicator.AllGatherVariable<double>(batch.Rewards).SelectMany(r => r).ToArray();
         var allLengths = _communicator.AllGatherVariable<int>(lengths).SelectMany(l => l).ToArray();
@@ -86,7 +85,7 @@ public sealed partial class RlTrainer
             ArmChoices = arms, DrafterFailures = failures,
         };
         // Dropped groups are already global (counted from the shared keep/drop decisions).
-        return (rewards, allLengths, (int)sums[0], totals, collected.GroupsDropped, maxima[2], GlobalOutcomes(collected.Outcomes, allLengths));
+        return new StepView(rewards, allLengths, (int)sums[0], totals, collected.GroupsDropped, maxima[2], GlobalOutcomes(collected.Outcomes, allLengths));
     }
 
     /// <summary>The response outcomes of every rank, in rank order (as the gathered lengths).</summary>

@@ -8,118 +8,103 @@ namespace TltTrainer.Rl;
 
 public sealed partial class RlTrainer
 {
-    /// <summary>The step's data plus what the metrics need.</summary>
-    private sealed record CollectedBatch(RlBatch Batch, IReadOnlyList<float[]> RolloutLogProbs, int GroupsDropped, ResponseOutcomes Outcomes);
-
-    private sealed record RolloutTotals(double RolloutSeconds, double RewardSeconds, long Tokens, double AcceptSum, int AcceptCount,
-        Dictionary<string, long> ArmChoices, List<string> DrafterFailures, long CanonicalDraws, List<TimelinePoint> Timeline);
-
-    private (CollectedBatch Batch, RolloutTotals Totals, IReadOnlyList<(string Response, string? Answer)> Texts) CollectRollouts(
-        CancellationToken cancellationToken, IProgress<RlProgress>? progress)
+    /// <summary>
+    /// The rollout half of a step, in rounds (one, or more with dynamic sampling refilling dropped groups): plan the round's
+    /// requests, generate them, score them, keep the groups with a learning signal; then advantages over the kept groups.
+    /// </summary>
+    private CollectedStep CollectRollouts(CancellationToken cancellationToken, IProgress<RlProgress>? progress)
     {
-        var prompts = new List<int[]>();
-        var responses = new List<int[]>();
-        var rewards = new List<double>();
-        var groups = new List<long>();
-        var logProbs = new List<float[]>();
-        var texts = new List<(string, string?)>();
-        var stopped = new List<bool>();
-        var scoreRows = new List<double[]>();
-        var acceptLengths = new List<double>();
-        bool drafted = false;
-        int groupsScored = 0, flatGroups = 0;
-        double rolloutSeconds = 0, rewardSeconds = 0, acceptSum = 0;
-        long tokens = 0, canonical = 0;
-        var timeline = new List<TimelinePoint>();
-        int dropped = 0, acceptCount = 0, keptGroups = 0;
-        var arms = new Dictionary<string, long>();
-        var failures = new List<string>();
-        int maxPrompt = _engine.SequenceCapacity - _options.Sampling.MaxNewTokens;
-        for (int round = 0; round <= (_options.DynamicSampling ? _options.MaxRefillRounds : 0) && keptGroups < _options.PromptsPerStep; round++)
+        var collector = new StepCollector();
+        int lastRound = _options.DynamicSampling ? _options.MaxRefillRounds : 0;
+        for (int round = 0; round <= lastRound && collector.KeptGroups < _options.PromptsPerStep; round++)
         {
-            int need = _options.PromptsPerStep - keptGroups;
-            var examples = _sampler.Next(need);   // the same prompts on every rank; each keeps its block of groups
-            var (first, count) = Shard(examples.Count);
-            var requests = new List<RolloutRequest>();
-            for (int p = first; p < first + count; p++)
-            {
-                var text = _options.Template.Apply(examples[p].Prompt);
-                var ids = PromptLength.Apply(_tokenizer.Encode(text), maxPrompt, _options.OverlongPrompts, examples[p].Prompt);
-                long group = ((long)Step << 20) + round * 4096 + p;
-                for (int g = 0; g < _options.GroupSize; g++)
-                {
-                    long id = (long)p * _options.GroupSize + g;   // the global request index: seeds as in one process
-                    ulong seed = Mix(_options.Seed, (ulong)Step, (ulong)round, (ulong)id);
-                    requests.Add(new RolloutRequest(id, ids, _options.Sampling with { Seed = seed }, group));
-                }
-            }
-            progress?.Report(new RlProgress(Step, "rollout", null));
-            var clock = Stopwatch.StartNew();
-            var engineProgress = progress is null ? null : new ForwardProgress(p => progress.Report(new RlProgress(Step, "rollout", p)));
-            var result = requests.Count == 0 ? new RolloutResult([], new RolloutMetrics()) : _engine.Generate(requests, cancellationToken, engineProgress);
-            timeline.AddRange(result.Metrics.Timeline.Select(p => p with { Seconds = rolloutSeconds + p.Seconds }));   // rounds follow each other
-            rolloutSeconds += clock.Elapsed.TotalSeconds;
-            Tlt?.RoundEnded(_communicator);   // a rank done early trains the drafter until every rank's round has ended
-            foreach (var (k, v) in result.Metrics.ArmChoices) arms[k] = arms.GetValueOrDefault(k) + v;
-            failures.AddRange(result.Metrics.DrafterFailures);
-            tokens += result.Metrics.GeneratedTokens;
-            canonical += result.Metrics.CanonicalDraws;
-            if (result.Metrics.SpeculativeRowRounds > 0) { acceptSum += result.Metrics.AcceptLengthSum; acceptCount += (int)result.Metrics.SpeculativeRowRounds; }
-
-            progress?.Report(new RlProgress(Step, "reward", null));
-            clock.Restart();
-            var decoded = result.Trajectories.Select(t => _tokenizer.Decode(t.ResponseTokens, skipSpecialTokens: true)).ToList();
-            var inputs = result.Trajectories.Select((t, i) => new RewardInput(t.RequestId, examples[first + i / _options.GroupSize].Prompt, decoded[i],
-                examples[first + i / _options.GroupSize].Answer)).ToList();
-            var (totals, scores) = _rewards.Score(inputs);
-            rewardSeconds += clock.Elapsed.TotalSeconds;
-
-            int keptBefore = keptGroups, droppedBefore = dropped;
-            for (int p = first; p < first + count; p++)
-            {
-                var members = Enumerable.Range((p - first) * _options.GroupSize, _options.GroupSize).ToArray();
-                bool flat = members.All(i => totals[i] == totals[members[0]]);
-                bool lastChance = round == (_options.DynamicSampling ? _options.MaxRefillRounds : 0);
-                groupsScored++;
-                if (flat) flatGroups++;
-                if (_options.DynamicSampling && flat && _options.GroupSize > 1 && !(lastChance && keptGroups == 0 && p == examples.Count - 1))
-                {
-                    dropped++;
-                    continue;
-                }
-                keptGroups++;
-                foreach (var i in members)
-                {
-                    var t = result.Trajectories[i];
-                    prompts.Add(t.PromptTokens);
-                    responses.Add(t.ResponseTokens);
-                    rewards.Add(totals[i]);
-                    groups.Add(t.GroupId);
-                    logProbs.Add(t.LogProbs);
-                    texts.Add((decoded[i], examples[p].Answer));
-                    stopped.Add(t.Finish == FinishReason.Stop);
-                    scoreRows.Add(scores[i]);
-                    acceptLengths.Add(t.VerifyRounds > 0 ? t.ResponseTokens.Length / (double)t.VerifyRounds : 1);
-                    drafted |= t.DraftedTokens > 0;
-                }
-            }
-            if (_communicator.Size > 1)
-            {
-                // Keep/drop decisions are per group; the counts that steer the refill are global.
-                Span<int> counts = [keptGroups - keptBefore, dropped - droppedBefore];
-                _communicator.AllReduce(counts);
-                (keptGroups, dropped) = (keptBefore + counts[0], droppedBefore + counts[1]);
-            }
+            var planned = PlanRound(round, _options.PromptsPerStep - collector.KeptGroups);
+            var trajectories = Generate(planned, collector, cancellationToken, progress);
+            var scores = Score(planned, trajectories, collector, progress);
+            int keptBefore = collector.KeptGroups, droppedBefore = collector.DroppedGroups;
+            KeepGroups(planned, trajectories, scores, collector, lastChance: round == lastRound);
+            // Keep/drop decisions are per group; the counts that steer the refill are global.
+            if (_communicator.Size > 1) collector.ShareCounts(keptBefore, droppedBefore, SumOverRanks);
         }
-        var advantages = _options.Advantage.Compute(rewards, groups);
-        var batch = new RlBatch(prompts, responses, rewards.ToArray(), advantages, groups.ToArray());
-        var outcomes = new ResponseOutcomes(responses.Select(r => r.Length).ToArray(), stopped, _rewards.Names, scoreRows, groupsScored, flatGroups,
-            drafted ? acceptLengths : null);
-        return (new CollectedBatch(batch, logProbs, dropped, outcomes), new RolloutTotals(rolloutSeconds, rewardSeconds, tokens, acceptSum, acceptCount, arms, failures, canonical, timeline), texts);
+        return collector.Build(_options.Advantage, _rewards.Names);
     }
 
-    private StepMetrics Metrics((double[] Rewards, int[] Lengths, int Accurate, RolloutTotals Totals, int Dropped, double Gap, ResponseOutcomes Outcomes) view,
-        double oldSeconds, double updateSeconds, UpdateStats stats, double stepSeconds)
+    /// <summary>Draws the round's prompts (the same on every rank) and makes this rank's block of them into requests.</summary>
+    private RolloutRound PlanRound(int round, int need)
+    {
+        int maxPrompt = _engine.SequenceCapacity - _options.Sampling.MaxNewTokens;
+        var examples = _sampler.Next(need);
+        var (first, count) = Shard(examples.Count);
+        var requests = new List<RolloutRequest>();
+        for (int p = first; p < first + count; p++)
+        {
+            var text = _options.Template.Apply(examples[p].Prompt);
+            var ids = PromptLength.Apply(_tokenizer.Encode(text), maxPrompt, _options.OverlongPrompts, examples[p].Prompt);
+            long group = ((long)Step << 20) + round * 4096 + p;
+            for (int g = 0; g < _options.GroupSize; g++)
+            {
+                long id = (long)p * _options.GroupSize + g;   // the global request index: seeds as in one process
+                ulong seed = Mix(_options.Seed, (ulong)Step, (ulong)round, (ulong)id);
+                requests.Add(new RolloutRequest(id, ids, _options.Sampling with { Seed = seed }, group));
+            }
+        }
+        return new RolloutRound(round, examples, first, count, requests);
+    }
+
+    /// <summary>Generates the round's requests; the drafter's trainer hears that the round ended.</summary>
+    private IReadOnlyList<Trajectory> Generate(RolloutRound round, StepCollector collector, CancellationToken cancellationToken, IProgress<RlProgress>? progress)
+    {
+        progress?.Report(new RlProgress(Step, "rollout", null));
+        var clock = Stopwatch.StartNew();
+        var engineProgress = progress is null ? null : new ForwardProgress(p => progress.Report(new RlProgress(Step, "rollout", p)));
+        var result = round.Requests.Count == 0 ? new RolloutResult([], new RolloutMetrics()) : _engine.Generate(round.Requests, cancellationToken, engineProgress);
+        collector.AddGeneration(result.Metrics, clock.Elapsed.TotalSeconds);
+        Tlt?.RoundEnded(_communicator);   // a rank done early trains the drafter until every rank's round has ended
+        return result.Trajectories;
+    }
+
+    /// <summary>Decodes and rewards the round's responses.</summary>
+    private RoundScores Score(RolloutRound round, IReadOnlyList<Trajectory> trajectories, StepCollector collector, IProgress<RlProgress>? progress)
+    {
+        progress?.Report(new RlProgress(Step, "reward", null));
+        var clock = Stopwatch.StartNew();
+        var decoded = trajectories.Select(t => _tokenizer.Decode(t.ResponseTokens, skipSpecialTokens: true)).ToList();
+        var example = (int i) => round.Examples[round.First + i / _options.GroupSize];
+        var inputs = trajectories.Select((t, i) => new RewardInput(t.RequestId, example(i).Prompt, decoded[i], example(i).Answer)).ToList();
+        var (totals, scores) = _rewards.Score(inputs);
+        collector.AddRewardSeconds(clock.Elapsed.TotalSeconds);
+        return new RoundScores(totals, scores, decoded);
+    }
+
+    /// <summary>
+    /// Keeps the round's groups, or with dynamic sampling drops those whose rewards are all equal (no advantage signal) —
+    /// except that the last round keeps its last group if nothing was kept, so a step always has data.
+    /// </summary>
+    private void KeepGroups(RolloutRound round, IReadOnlyList<Trajectory> trajectories, RoundScores scores, StepCollector collector, bool lastChance)
+    {
+        for (int p = round.First; p < round.First + round.Count; p++)
+        {
+            var members = Enumerable.Range((p - round.First) * _options.GroupSize, _options.GroupSize).ToArray();
+            bool flat = members.All(i => scores.Totals[i] == scores.Totals[members[0]]);
+            collector.CountScored(flat);
+            bool keepAnyway = lastChance && collector.KeptGroups == 0 && p == round.Examples.Count - 1;
+            if (_options.DynamicSampling && flat && _options.GroupSize > 1 && !keepAnyway)
+            {
+                collector.Drop();
+                continue;
+            }
+            collector.Keep(trajectories, members, scores, round.Examples[p].Answer);
+        }
+    }
+
+    private (int Kept, int Dropped) SumOverRanks(int kept, int dropped)
+    {
+        Span<int> counts = [kept, dropped];
+        _communicator.AllReduce(counts);
+        return (counts[0], counts[1]);
+    }
+
+    private StepMetrics Metrics(StepView view, double oldSeconds, double updateSeconds, UpdateStats stats, double stepSeconds)
     {
         var (rewards, unsorted, accurate, rollout, groupsDropped, gap, outcomes) = view;
         var lengths = unsorted.OrderBy(x => x).ToArray();

@@ -140,14 +140,14 @@ public sealed partial class RlTrainer : IDisposable
     }
 
     /// <summary>What an RL step has before its update: the rollouts and their rewards, the drafter's phase, old and reference log-probs.</summary>
-    private sealed record Prepared(CollectedBatch Batch, RolloutTotals Rollout, IReadOnlyList<(string Response, string? Answer)> Texts,
+    private sealed record Prepared(CollectedBatch Batch, RolloutTotals Rollout, IReadOnlyList<ResponseText> Texts,
         OnlineDrafter.PhaseStats? Tlt, Tensor? Old, Tensor? Reference, double OldSeconds);
 
     /// <summary>The phases of a step before its update (rollout, rewards, old and reference log-probs); cancellable throughout.</summary>
     private Prepared Prepare(CancellationToken cancellationToken, IProgress<RlProgress>? progress)
     {
         Tlt?.BeforeRollout(Step);
-        (CollectedBatch batch, RolloutTotals rollout, IReadOnlyList<(string, string?)> texts) collected;
+        CollectedStep collected;
         try { collected = CollectRollouts(cancellationToken, progress); }
         catch (NonFiniteLogitsException e)
         {
@@ -162,7 +162,7 @@ public sealed partial class RlTrainer : IDisposable
             throw;
         }
         var tlt = Tlt?.AfterRollout(_communicator);                        // drafter training stops before anything else runs
-        var (batch, rollout, texts) = collected;
+        var (batch, rollout, texts) = (collected.Batch, collected.Totals, collected.Texts);
         if (tlt?.Idle.Failure is { } idleFailure) rollout.DrafterFailures.Add($"idle training: {idleFailure}");   // gathered with the rank under MPI
         cancellationToken.ThrowIfCancellationRequested();
 
