@@ -37,6 +37,12 @@ public sealed record EmbeddedDrafterOptions
 
     /// <summary>Sampling temperature of the generations (RL samples at 1). Default 1.</summary>
     public double Temperature { get; init; } = 1.0;
+
+    /// <summary>
+    /// Power-law exponent of the term counts of the training prompts (<see cref="ChainArithmeticOptions.TailExponent"/>); a smaller
+    /// one puts more long chains, and so more deep response positions, into the training data. Default 2 (the task's).
+    /// </summary>
+    public double TailExponent { get; init; } = 2.0;
 }
 
 /// <summary>Loads or trains the warm drafter of an <see cref="EmbeddedTarget"/>.</summary>
@@ -58,7 +64,7 @@ public static class EmbeddedDrafter
 
     private static List<RolloutRequest> Requests(EmbeddedDrafterOptions options)
     {
-        var task = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed });
+        var task = new ChainArithmeticTask(new ChainArithmeticOptions { Seed = options.Seed, TailExponent = options.TailExponent });
         var tokenizer = ChainArithmeticTextTokenizer.Instance;
         return task.Sample(options.Generations).Select((e, i) => new RolloutRequest(i, tokenizer.Encode(e.Prompt),
             new SamplingOptions { Temperature = options.Temperature, MaxNewTokens = 600, StopTokens = new HashSet<int> { tokenizer.EosId!.Value }, Seed = options.Seed * 7919 + (ulong)i })).ToList();
