@@ -19,7 +19,7 @@ internal static class Studies
         {
             case Study.Adaptation:
                 report["adaptation"] = AdaptationBench.Run(options.Adaptation);
-                if (options.SkipTinyStories) break;
+                if (options.SkipTinyStories || options.Adaptation.ShiftOnly) break;
                 if (RealModelBench.FindModel(sharedDirectory) is { } model) report["tinystories_drafter"] = TinyStoriesDrafterBench.Run(model, [options.TinyStories]);
                 else report["tinystories_drafter_skipped"] = $"{RealModelBench.ModelName} not found (pass --shared DIR)";
                 break;

@@ -50,7 +50,7 @@ internal static class StudyCommandLine
         "With --adaptation: offline steps of the ceiling on the online phase's own rollouts.", AdaptationSettings.DefaultSameDataCeilingSteps, ValueRange.AtLeast(0, "0 = skip"));
     private static readonly Option<bool> Reuse = SampleOption.Flag("--reuse", "With --adaptation: reuse the moved policy (and its step metrics) an earlier run of the same shift cached.");
     private static readonly Option<bool> ShiftOnly = SampleOption.Flag("--shift-only",
-        "With --adaptation: only move the policy and cache it with its step metrics (the one timed part: run it alone on a quiet machine, then the rest with --reuse).");
+        "With --adaptation: only move the policy and cache it with its step metrics (the one timed part: run it alone on a quiet machine, then the rest with --reuse); no tinystories_drafter.");
     private static readonly Option<bool> SkipTinyStories = SampleOption.Flag("--skip-tinystories", "With --adaptation: leave tinystories_drafter out.");
 
     private static readonly Option<int> OnlineWindows = SampleOption.Int("--online-windows", "With --adaptation: buffer windows per online step.", Online.WindowsPerStep, ValueRange.AtLeast(1));
