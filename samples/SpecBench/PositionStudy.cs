@@ -13,13 +13,13 @@ internal static class PositionStudy
     public static JsonObject Run(int evalPrompts, int rowLength)
     {
         using var target = EmbeddedTarget.LoadOrTrain();
-        using var warm = EmbeddedDrafter.LoadOrTrain(target);
         var eval = AcceptanceMeasure.EvalRequests(evalPrompts);
         var perfect = AcceptanceMeasure.PerfectDrafter(target.Model, eval);
         Console.WriteLine($"  perfect argmax drafter: {perfect}");
-        var rows256 = AcceptanceMeasure.Measure(target.Model, warm, eval);
+        using var old = EmbeddedDrafter.LoadOrTrain(target, new EmbeddedDrafterOptions { RowLength = 256, TailExponent = 2.0 }, new Progress<string>(m => Console.WriteLine($"    {m}")));
+        var rows256 = AcceptanceMeasure.Measure(target.Model, old, eval);
         Console.WriteLine($"  warm drafter (rows of 256 pairs): {rows256}");
-        using var whole = EmbeddedDrafter.LoadOrTrain(target, new EmbeddedDrafterOptions { RowLength = rowLength }, new Progress<string>(m => Console.WriteLine($"    {m}")));
+        using var whole = EmbeddedDrafter.LoadOrTrain(target, new EmbeddedDrafterOptions { RowLength = rowLength, TailExponent = 2.0 }, new Progress<string>(m => Console.WriteLine($"    {m}")));
         var rowsLong = AcceptanceMeasure.Measure(target.Model, whole, eval);
         Console.WriteLine($"  warm drafter (rows of {rowLength} pairs): {rowsLong}");
         using var flat = EmbeddedDrafter.LoadOrTrain(target, new EmbeddedDrafterOptions { RowLength = rowLength, TailExponent = 1.0 },
