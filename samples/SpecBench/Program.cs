@@ -4,6 +4,7 @@
 //   DIR/tinystories-656k or DIR itself; default shared/models/tinystories-656k above the repository root; the real-model
 //   table is skipped without it). --only: comma-separated drafters to measure beside plain (ngram, eagle-untrained,
 //   eagle-trained, adaptive; default all).
+//   --adaptation, --tinystories-drafter, --positions: one of the drafter studies of issue 14 instead (Studies.cs).
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using SpecBench;
@@ -20,6 +21,12 @@ var only = options.Only;
 int threads = options.Threads;
 torch.set_num_threads(threads);
 var report = new JsonObject { ["quick"] = quick, ["threads"] = threads, ["group_size"] = SpeculativeBench.GroupSize };
+
+if (options.Study is { } study)
+{
+    Studies.Run(study, options.SharedDirectory, options.JsonPath);
+    return 0;
+}
 
 Console.WriteLine($"SpecBench ({(quick ? "quick" : "full")}, {threads} threads)");
 if (options.RealScale)

@@ -18,7 +18,7 @@ internal static class RealModelBench
     /// <summary>Bumped whenever the drafter recipe below changes in a way its options do not show.</summary>
     private const int RecipeVersion = 1;
 
-    private static readonly string[] StoryOpenings =
+    public static readonly string[] Openings =
     {
         "Once upon a time, there was a little girl named Lily. She loved to",
         "Tom had a red ball. One day,",
@@ -59,7 +59,7 @@ internal static class RealModelBench
         string path = Path.Combine(EmbeddedTarget.DefaultCacheDirectory(), $"tinystories-drafter-{CacheKey(modelDir)}.safetensors");
         if (!File.Exists(path)) Console.WriteLine($"  training the TinyStories drafter on {TrainingStories} of its own stories (cached afterwards at {path})");
         using var trained = DrafterWarmup.LoadOrTrain(model, path, storyRequests, Recipe, new Progress<string>(m => Console.WriteLine($"    {m}")));
-        var prompts = StoryOpenings.Select(tokenizer.Encode).ToList();
+        var prompts = Openings.Select(tokenizer.Encode).ToList();
         return SpeculativeBench.Run(new BenchWorkload(model, prompts, stop, quick ? 128 : 256, trained), quick, only);
     }
 

@@ -1,6 +1,6 @@
 // SpecBench's command line (System.CommandLine): --quick, --json FILE, --threads N, --shared DIR and
 // --only DRAFTERS, with defaults and ranges in --help; a bad value or an unknown drafter name is refused
-// with the flag named (exit code 2).
+// with the flag named (exit code 2). The drafter studies' flags are in StudyCommandLine.
 using System.CommandLine;
 using TltTrainer.Samples;
 
@@ -39,10 +39,7 @@ internal static class SpecBenchCommandLine
     };
 
     /// <summary>The command, for --help and parsing.</summary>
-    public static RootCommand Command { get; } = new("SpecBench: decode throughput, and speculative vs plain decoding side by side in one run.")
-    {
-        Quick, Json, Threads, Shared, Only, RealScale, Model,
-    };
+    public static RootCommand Command { get; } = CreateCommand();
 
     /// <summary>Parses <paramref name="args"/>.</summary>
     /// <exception cref="ArgumentException">A flag or value is invalid; the message names the flag.</exception>
@@ -55,6 +52,16 @@ internal static class SpecBenchCommandLine
     private static SpecBenchOptions Bind(ParseResult r) => new()
     {
         Quick = r.GetValue(Quick), JsonPath = r.GetValue(Json), Threads = r.GetValue(Threads), SharedDirectory = r.GetValue(Shared), Only = r.GetValue(Only),
-        RealScale = r.GetValue(RealScale), ModelDirectory = r.GetValue(Model),
+        RealScale = r.GetValue(RealScale), ModelDirectory = r.GetValue(Model), Study = StudyCommandLine.Bind(r, r.GetValue(RealScale)),
     };
+
+    private static RootCommand CreateCommand()
+    {
+        var command = new RootCommand("SpecBench: decode throughput, and speculative vs plain decoding side by side in one run; or one of the drafter studies.")
+        {
+            Quick, Json, Threads, Shared, Only, RealScale, Model,
+        };
+        foreach (var option in StudyCommandLine.All) command.Options.Add(option);
+        return command;
+    }
 }

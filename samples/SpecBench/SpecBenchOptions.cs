@@ -24,4 +24,7 @@ internal sealed record SpecBenchOptions
 
     /// <summary>The drafters to measure beside plain decoding (of <see cref="SpeculativeBench.DrafterNames"/>), or null for all.</summary>
     public IReadOnlyList<string>? Only { get; init; }
+
+    /// <summary>The drafter study to run instead of the throughput tables (--adaptation, --tinystories-drafter, --positions), or null.</summary>
+    public StudyOptions? Study { get; init; }
 }

@@ -1,6 +1,7 @@
 using TltTrainer.Drafting;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
+using TltTrainer.Speculative;
 using TltTrainer.Tests.TestSupport;
 
 namespace TltTrainer.Tests.Drafting;
@@ -45,5 +46,49 @@ public sealed class DrafterWarmupTests
     {
         var e = Assert.Throws<ArgumentException>(() => new DrafterWarmupOptions { SequencesPerStep = 0 }.Validate());
         Assert.Contains("SequencesPerStep", e.Message);
+    }
+
+    [Fact]
+    public void TrainOn_ReportsEveryStep_WithTheRunningPairCount()
+    {
+        using var model = TestModels.Peaked(TransformerPresets.Tiny, seed: 5);
+        var trajectories = new RolloutEngine(model, new RolloutEngineOptions { MaxRunningBatch = 4 }).Generate(Requests()).Trajectories;
+        var examples = DrafterTrainer.CollectExamples(model, trajectories);
+        try
+        {
+            var seen = new List<(int Step, long Pairs, int StepPairs)>();
+            EagleDraftModel? reported = null;
+            using var trained = DrafterWarmup.TrainOn(model, examples, Quick, onStep: s =>
+            {
+                seen.Add((s.Step, s.Pairs, s.Result.Pairs));
+                reported = s.Model;
+            });
+
+            Assert.Equal(Enumerable.Range(1, Quick.Steps), seen.Select(s => s.Step));
+            Assert.All(seen, s => Assert.True(s.StepPairs > 0));
+            long total = 0;
+            foreach (var s in seen) Assert.Equal(total += s.StepPairs, s.Pairs);
+            Assert.Same(trained, reported);
+        }
+        finally
+        {
+            foreach (var e in examples) e.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Training_CosineDecay_FallsToTheFloorAtTheLastStep()
+    {
+        var options = new DrafterWarmupOptions { Steps = 50, WarmupSteps = 10, LearningRate = 4e-3, CosineDecay = true, UnrollSteps = 2, FeatureNoise = 0.1 };
+        var training = options.Training();
+        Assert.Equal(40, training.DecaySteps);
+        Assert.Equal(2, training.UnrollSteps);
+        Assert.Equal(0.1, training.FeatureNoise);
+        using var model = new CausalLM(TransformerPresets.Tiny, seed: 1);
+        using var drafter = new EagleDraftModel(model.Config);
+        using var trainer = new DrafterTrainer(model, drafter, training);
+        Assert.Equal(4e-3, trainer.LearningRate(10), 12);
+        Assert.Equal(4e-3 * training.MinLearningRateRatio, trainer.LearningRate(options.Steps), 12);
+        Assert.Equal(0, new DrafterWarmupOptions { Steps = 50 }.Training().DecaySteps);
     }
 }

@@ -1,4 +1,5 @@
 using SpecBench;
+using TltTrainer.Drafting;
 
 namespace TltTrainer.Tests.Samples;
 
@@ -14,6 +15,7 @@ public sealed class SpecBenchCommandLineTests
         Assert.Null(o.JsonPath);
         Assert.Null(o.SharedDirectory);
         Assert.Null(o.Only);
+        Assert.Null(o.Study);
     }
 
     [Fact]
@@ -56,5 +58,60 @@ public sealed class SpecBenchCommandLineTests
         Assert.Equal(0, SpecBenchCommandLine.Run(["-h"], output, TextWriter.Null).ExitCode);
         Assert.Contains("--only <DRAFTERS>", output.ToString());
         Assert.Contains("--threads <N>", output.ToString());
+    }
+
+    [Fact]
+    public void Parse_Adaptation_BindsTheRecipeFlags_OverTheLibraryDefaults()
+    {
+        var o = SpecBenchCommandLine.Parse(["--adaptation", "--scenarios", "large", "--budget-steps", "9", "--online-lr", "1e-3", "--online-restart",
+            "--recent-steps", "8", "--ts-steps", "300", "--ts-sampled", "--shift-only"]).Study!;
+        Assert.Equal(Study.Adaptation, o.Study);
+        Assert.Equal("large", Assert.Single(o.Adaptation.Scenarios).Name);
+        Assert.Equal(9, o.Adaptation.BudgetSteps);
+        Assert.Equal(1e-3, o.Adaptation.Online.Training.LearningRate);
+        Assert.True(o.Adaptation.Online.RestartEachRollout);
+        Assert.Equal(8, o.Adaptation.Buffer.RecentSteps);
+        Assert.True(o.Adaptation.ShiftOnly);
+        Assert.Equal(new OnlineDrafterOptions().WindowsPerStep, o.Adaptation.Online.WindowsPerStep);
+        Assert.Equal(300, o.TinyStories.Warmup.Steps);
+        Assert.Null(o.TinyStories.GreedyAfter);
+    }
+
+    [Fact]
+    public void Parse_AdaptationWithoutBudget_MeasuresIt()
+    {
+        var o = SpecBenchCommandLine.Parse(["--adaptation"]).Study!;
+        Assert.Null(o.Adaptation.BudgetSteps);
+        Assert.Equal(AdaptationScenario.Known, o.Adaptation.Scenarios);
+        Assert.Equal(TinyStoriesDrafterBench.Recipe, o.TinyStories);
+    }
+
+    [Theory]
+    [InlineData("--positions", "--adaptation")]
+    [InlineData("--ts-lr", "0.001")]
+    [InlineData("--online-windows", "4")]
+    [InlineData("--positions-row", "512")]
+    public void Parse_StudyFlagWithoutItsStudy_IsRefusedByName(string flag, string value)
+    {
+        var e = Assert.Throws<ArgumentException>(() => SpecBenchCommandLine.Parse([flag, value]));
+        Assert.Contains(flag, e.Message);
+    }
+
+    [Theory]
+    [InlineData("--scenarios", "huge")]
+    [InlineData("--online-lr", "0")]
+    [InlineData("--ts-tokens", "1")]
+    [InlineData("--budget-steps", "-1")]
+    public void Parse_BadStudyValue_NamesTheFlag(string flag, string value)
+    {
+        var e = Assert.Throws<ArgumentException>(() => SpecBenchCommandLine.Parse(["--adaptation", flag, value]));
+        Assert.Contains(flag, e.Message);
+    }
+
+    [Fact]
+    public void Parse_BothLossWeightsZero_NamesBothFlags()
+    {
+        var e = Assert.Throws<ArgumentException>(() => SpecBenchCommandLine.Parse(["--tinystories-drafter", "--ts-token-loss", "0", "--ts-hidden-loss", "0"]));
+        Assert.Contains("--ts-token-loss and --ts-hidden-loss", e.Message);
     }
 }
