@@ -54,6 +54,7 @@ internal static class TinyStoriesDrafterBench
             var examples = Generate(model, recipe, bos, stop);
             double generationSeconds = clock.Elapsed.TotalSeconds;
             var curve = new JsonArray();
+            JsonArray? reduced = null;
             double trainingSeconds = 0;
             clock.Restart();
             try
@@ -73,6 +74,7 @@ internal static class TinyStoriesDrafterBench
                     });
                     clock.Restart();
                 });
+                reduced = ReducedVocabulary(model, trained, examples, openings, stop);
             }
             finally
             {
@@ -82,7 +84,7 @@ internal static class TinyStoriesDrafterBench
             {
                 ["name"] = recipe.Name, ["stories"] = recipe.Stories, ["story_tokens"] = recipe.StoryTokens, ["greedy_after"] = recipe.GreedyAfter,
                 ["recipe"] = recipe.Warmup.ToString(), ["generation_s"] = Math.Round(generationSeconds, 1), ["training_s"] = Math.Round(trainingSeconds, 1),
-                ["curve"] = curve,
+                ["curve"] = curve, ["reduced_vocabulary"] = reduced,
             });
         }
         report["runs"] = runs;
@@ -109,10 +111,37 @@ internal static class TinyStoriesDrafterBench
         return DrafterTrainer.CollectExamples(model, trajectories);
     }
 
-    /// <summary>Chain-5 mean accepted length on the openings: greedy drafts verified greedily at T = 0, sampled drafts by rejection sampling at T = 1 (4 seeds each).</summary>
-    public static double AcceptLength(CausalLM model, EagleDraftModel drafter, IReadOnlyList<IReadOnlyList<int>> openings, IReadOnlySet<int> stop, double temperature)
+    /// <summary>
+    /// The trained drafter's accepted length with a reduced draft vocabulary (the N tokens most frequent in its training
+    /// generations, plus the stop tokens) against the whole vocabulary, at T = 0 and T = 1 with sampled drafts (issue 15 item 2).
+    /// </summary>
+    private static JsonArray ReducedVocabulary(CausalLM model, EagleDraftModel trained, IReadOnlyList<DrafterExample> examples,
+        IReadOnlyList<IReadOnlyList<int>> openings, IReadOnlySet<int> stop)
     {
-        using var runtime = new EagleDrafter(model, drafter);
+        var rows = new JsonArray();
+        int vocab = model.Config.VocabSize;
+        double fullGreedy = AcceptLength(model, trained, openings, stop, temperature: 0), fullSampled = AcceptLength(model, trained, openings, stop, temperature: 1);
+        foreach (int size in new[] { vocab / 2, vocab / 4, vocab / 8 })
+        {
+            var kept = DraftVocabulary.MostFrequent(examples.SelectMany(e => e.Tokens), size, vocab, always: stop);
+            double greedy = AcceptLength(model, trained, openings, stop, temperature: 0, kept);
+            double sampled = AcceptLength(model, trained, openings, stop, temperature: 1, kept);
+            Console.WriteLine($"    draft vocabulary {kept.Size,5} of {vocab}: accepted length T=0 {greedy:F3} (whole {fullGreedy:F3}), T=1 sampled {sampled:F3} (whole {fullSampled:F3})");
+            rows.Add(new JsonObject
+            {
+                ["draft_vocab"] = kept.Size, ["accept_len_t0"] = Math.Round(greedy, 3), ["accept_len_t0_whole"] = Math.Round(fullGreedy, 3),
+                ["accept_len_t1_sampled"] = Math.Round(sampled, 3), ["accept_len_t1_sampled_whole"] = Math.Round(fullSampled, 3),
+                ["ratio_t0"] = Math.Round(greedy / fullGreedy, 3), ["ratio_t1_sampled"] = Math.Round(sampled / fullSampled, 3),
+            });
+        }
+        return rows;
+    }
+
+    /// <summary>Chain-5 mean accepted length on the openings: greedy drafts verified greedily at T = 0, sampled drafts by rejection sampling at T = 1 (4 seeds each).</summary>
+    public static double AcceptLength(CausalLM model, EagleDraftModel drafter, IReadOnlyList<IReadOnlyList<int>> openings, IReadOnlySet<int> stop, double temperature,
+        DraftVocabulary? vocabulary = null)
+    {
+        using var runtime = new EagleDrafter(model, drafter) { Vocabulary = vocabulary };
         var engine = new RolloutEngine(model, new RolloutEngineOptions
         {
             MaxRunningBatch = 32, Drafter = runtime, Strategy = SpecStrategy.ChainOf(ChainDepth, sample: temperature > 0),
