@@ -94,6 +94,7 @@ cat >"$app/Program.cs" <<'EOF'
 // Two RL steps on the embedded task through TltTrainer's public API, as a package consumer writes them.
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tasks;
 

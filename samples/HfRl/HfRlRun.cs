@@ -16,6 +16,7 @@ using TltTrainer.IO;
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Telemetry;
 using TltTrainer.Tokenization;

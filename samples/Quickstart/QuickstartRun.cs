@@ -3,6 +3,7 @@ using TltTrainer.Evaluation;
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tasks;
 using TltTrainer.Telemetry;

@@ -7,6 +7,7 @@
 using System.Text.Json.Nodes;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tasks;
 using TorchSharp;

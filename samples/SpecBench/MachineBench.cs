@@ -2,6 +2,7 @@
 using System.Diagnostics;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using TltTrainer.Drafting;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Tasks;
 using TltTrainer.Tokenization;
 

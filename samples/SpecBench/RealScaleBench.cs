@@ -12,6 +12,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TorchSharp;
 using static TorchSharp.torch;

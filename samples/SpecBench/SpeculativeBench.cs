@@ -13,6 +13,7 @@
 using System.Text.Json.Nodes;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 
 /// <summary>What one speculative table is measured on.</summary>

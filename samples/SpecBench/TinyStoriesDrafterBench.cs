@@ -10,6 +10,7 @@ using System.Text.Json.Nodes;
 using TltTrainer.Drafting;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tokenization;
 

@@ -5,6 +5,7 @@ using System.Diagnostics;
 using TextGen;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tokenization;
 using TorchSharp;

@@ -18,6 +18,7 @@ using TltTrainer.Distributed;
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Telemetry;
 using static TorchSharp.torch;

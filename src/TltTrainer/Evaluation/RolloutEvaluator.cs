@@ -8,6 +8,7 @@
 using System.Diagnostics;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Tokenization;
 
 namespace TltTrainer.Evaluation;

@@ -1,4 +1,5 @@
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 
 namespace TltTrainer.Rl;
 

@@ -5,6 +5,7 @@
 // It costs a forward over the prefix and runs only for the rare draw that falls within the path tolerance of a
 // decision boundary (about 8t/T of sampled draws).
 using TltTrainer.Models;
+using TltTrainer.Sampling;
 using static TorchSharp.torch;
 
 namespace TltTrainer.Rollout;
@@ -23,7 +24,7 @@ internal sealed class CanonicalForward(CausalLM target)
         {
             var output = target.Forward(tensor(ids, new long[] { 1, ids.Length }, device: target.Device), options: ForwardOptions.HiddenOnly);
             var last = output.Hidden.view(ids.Length, -1).narrow(0, ids.Length - 1, 1);
-            return TokenDistribution.FromLogits(RolloutEngine.ToManaged(target.LmHead(last)), sampling);
+            return TokenDistribution.FromLogits(HostLogits.ToManaged(target.LmHead(last)), sampling);
         }
         finally { TorchSharp.torch.set_num_threads(threads); }
     }

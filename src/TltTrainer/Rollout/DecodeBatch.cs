@@ -3,6 +3,7 @@
 // the cache, of the drafter's state and of Sequences always describe the same request.
 using System.Diagnostics;
 using TltTrainer.Models;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using static TorchSharp.torch;
 
@@ -212,7 +213,7 @@ internal sealed class DecodeBatch
     private Tensor BatchedLogits(Tensor logits)
     {
         if (_perturb is null) return logits;
-        var managed = RolloutEngine.ToManaged(logits);
+        var managed = HostLogits.ToManaged(logits);
         _perturb(managed);
         return tensor(managed, logits.shape, device: logits.device);
     }

@@ -140,14 +140,6 @@ public sealed class RolloutEngine : IRolloutGenerator
             if (t < 0 || t >= vocab) throw new ArgumentException($"request {request.Id}: prompt token id {t} is outside the model's vocabulary [0, {vocab}).");
     }
 
-    /// <summary>Copies float32 logits <c>[N, V]</c> (contiguous) into managed memory.</summary>
-    internal static float[] ToManaged(Tensor logits)
-    {
-        // Tensor.bytes reads host memory only: device tensors come over in one copy first.
-        using var contiguous = logits.to(ScalarType.Float32).contiguous();
-        using var host = contiguous.device_type == TorchSharp.DeviceType.CPU ? null : contiguous.cpu();
-        return MemoryMarshal.Cast<byte, float>((host ?? contiguous).bytes).ToArray();
-    }
 }
 
 /// <summary>Trajectories in request order, and the call's metrics.</summary>

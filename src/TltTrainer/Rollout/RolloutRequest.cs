@@ -1,3 +1,4 @@
+using TltTrainer.Sampling;
 namespace TltTrainer.Rollout;
 
 /// <summary>One sequence to generate.</summary>

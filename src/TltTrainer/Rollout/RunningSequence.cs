@@ -1,3 +1,4 @@
+using TltTrainer.Sampling;
 namespace TltTrainer.Rollout;
 
 /// <summary>Engine-side state of one running request (internal bookkeeping).</summary>

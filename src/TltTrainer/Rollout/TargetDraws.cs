@@ -3,6 +3,7 @@
 // (DeviceSampler), and what each row still asks of the host: the canonical recomputation of a draw that was not
 // robust, and, for the rejection and children-first rules only, a node's whole distribution (one row of logits
 // copied over). A row's view is an IVerificationTarget, so plain steps and verification read draws one way.
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using static TorchSharp.torch;
 
@@ -29,7 +30,7 @@ internal sealed class TargetDraws
 
     private NonFiniteLogitsException NonFinite(int row)
     {
-        var values = RolloutEngine.ToManaged(_logits.narrow(0, row, 1));
+        var values = HostLogits.ToManaged(_logits.narrow(0, row, 1));
         int token = Array.FindIndex(values, v => !float.IsFinite(v));
         return new NonFiniteLogitsException(token, values[token]);
     }
@@ -66,7 +67,7 @@ internal sealed class TargetDraws
         {
             if (_redone.TryGetValue(node, out var redone)) return redone.Distribution;
             if (_host.TryGetValue(node, out var host)) return host;
-            var values = RolloutEngine.ToManaged(owner._logits.narrow(0, firstColumn + node + 1, 1));   // one row, for the two host-side rules
+            var values = HostLogits.ToManaged(owner._logits.narrow(0, firstColumn + node + 1, 1));   // one row, for the two host-side rules
             return _host[node] = TokenDistribution.FromLogits(values, seq.Sampling);
         }
 

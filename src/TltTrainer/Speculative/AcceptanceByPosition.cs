@@ -7,7 +7,6 @@
 // tokens it emitted, and a draft the engine cut to nothing at a row's last token counts as one token
 // (the engine's own mean leaves both out; they are at most one round per response). Everything else
 // goes straight to the wrapped drafter.
-using TltTrainer.Rollout;
 
 namespace TltTrainer.Speculative;
 

@@ -3,7 +3,7 @@
 // the Coupled proposal, the Gumbel-max of q under the request's own noise at that position (what the target
 // draws there when q is close to p, so coupled verification accepts it); for the Rejection proposal, a draw
 // from q with the request's stream, q kept for rejection sampling.
-using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using static TorchSharp.torch;
 
 namespace TltTrainer.Speculative;
@@ -28,7 +28,7 @@ internal static class EagleChain
             var next = new long[b];
             if (hostSide)
             {
-                var managed = RolloutEngine.ToManaged(logits);
+                var managed = HostLogits.ToManaged(logits);
                 var vocabulary = drafter.Vocabulary;
                 int columns = managed.Length / b;                                                            // V, or N with a reduced vocabulary
                 for (int r = 0; r < b; r++)

@@ -5,7 +5,6 @@
 // tree with its own predicted features, and finally rolls its cache back to the consumed pairs, so
 // only true target hidden states ever stay in it.
 using TltTrainer.Models;
-using TltTrainer.Rollout;
 using static TorchSharp.torch;
 
 namespace TltTrainer.Speculative;

@@ -8,6 +8,7 @@
 // tokens from q without replacement whose first is the coupled chain's token): the child the target draws
 // there is then among them whenever the drafter's q is close to p. Scores stay q's log-probabilities.
 using static TorchSharp.torch;
+using TltTrainer.Sampling;
 
 namespace TltTrainer.Speculative;
 
@@ -94,8 +95,8 @@ internal static class EagleTree
         if (!coupled) return RawTopK(logits, k, drafter.ColumnIds);
         var flat = logits.view(-1, logits.shape[^1]);
         var rows = Enumerable.Range(0, (int)flat.shape[0]).Select(i => i / rowsPerRequest)
-            .Select(r => new Rollout.DrawRequest(context.Sampling[r], new Rollout.SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + depth - 1))).ToList();
-        var (tokens, logProbs) = Rollout.DeviceSampler.TopK(flat, rows, k, drafter.ColumnIds);
+            .Select(r => new DrawRequest(context.Sampling[r], new SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + depth - 1))).ToList();
+        var (tokens, logProbs) = DeviceSampler.TopK(flat, rows, k, drafter.ColumnIds);
         // A child outside q's support scores as impossible (it is never verified ahead of one inside).
         return (logProbs.Select(l => double.IsNegativeInfinity(l) ? -1e9 : l).ToArray(), tokens);
     }

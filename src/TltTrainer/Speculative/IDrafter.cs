@@ -2,7 +2,7 @@
 // sequences) and tells the drafter when rows start, move and what the target computed for them; the
 // drafter only proposes. Whatever it proposes, the verifier keeps the output exact, so a drafter can
 // never change what is sampled, only how fast.
-using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 
 namespace TltTrainer.Speculative;
 

@@ -7,7 +7,6 @@
 // length tokens long (the adaptive length of suffix-tree drafters): short, weak matches draft little,
 // and a row without any match drafts nothing, so it costs no verification width. For tree shapes, up
 // to TopK distinct continuations of the best matches are merged into a trie.
-using TltTrainer.Rollout;
 
 namespace TltTrainer.Speculative;
 

@@ -1,3 +1,4 @@
+using TltTrainer.Sampling;
 namespace TltTrainer.Speculative;
 
 /// <summary>Which draft shape to use in a speculation round.</summary>
@@ -16,7 +17,7 @@ public enum DraftProposal
 {
     /// <summary>
     /// The Gumbel-max of q under the request's own sampling noise at the drafted position, the noise the target's token at
-    /// that position is drawn with (<see cref="Rollout.SamplingNoise"/>); verified by coupling. The output equals plain
+    /// that position is drawn with (<see cref="SamplingNoise"/>); verified by coupling. The output equals plain
     /// sampling token for token, and a draft is accepted with probability at least (1 − TV)/(1 + TV) where TV is the
     /// distance between p and q, close to rejection sampling's 1 − TV. The default.
     /// </summary>

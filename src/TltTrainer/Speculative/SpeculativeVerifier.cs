@@ -22,7 +22,7 @@
 // decoding would draw it there. The target is an IVerificationTarget: the engine's draws every node's plain
 // token on the device in one batch (DeviceSampler) and hands host distributions only to the two rules that
 // need them.
-using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 
 namespace TltTrainer.Speculative;
 

@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Text;
 using TltTrainer.Drafting;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 
 namespace TltTrainer.Tasks;

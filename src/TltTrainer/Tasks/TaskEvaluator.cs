@@ -6,6 +6,7 @@
 using TltTrainer.Evaluation;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 
 namespace TltTrainer.Tasks;
 

@@ -2,6 +2,7 @@ using TltTrainer.Drafting;
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tasks;
 using TltTrainer.Tests.TestSupport;

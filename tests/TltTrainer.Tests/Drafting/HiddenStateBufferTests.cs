@@ -1,6 +1,7 @@
 using TltTrainer.Drafting;
 using TltTrainer.Models;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tests.TestSupport;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Tests.TestSupport;
 using TorchSharp;
 

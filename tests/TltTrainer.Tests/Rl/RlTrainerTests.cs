@@ -1,6 +1,7 @@
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Tests.TestSupport;
 
 namespace TltTrainer.Tests.Rl;

@@ -1,6 +1,7 @@
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Tasks;
 using TltTrainer.Telemetry;
 using TltTrainer.Tests.TestSupport;

@@ -1,5 +1,6 @@
 using TltTrainer.Models;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Tests.TestSupport;
 
 namespace TltTrainer.Tests.Rollout;

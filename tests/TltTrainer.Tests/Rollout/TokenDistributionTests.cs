@@ -1,4 +1,5 @@
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Tests.TestSupport;
 
 namespace TltTrainer.Tests.Rollout;

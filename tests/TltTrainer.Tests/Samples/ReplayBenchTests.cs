@@ -2,6 +2,7 @@ using Quickstart;
 using TltTrainer.Models;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tests.Rl;
 using TltTrainer.Tests.TestSupport;

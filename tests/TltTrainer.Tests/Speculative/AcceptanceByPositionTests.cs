@@ -1,5 +1,6 @@
 using TltTrainer.Models;
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tests.TestSupport;
 

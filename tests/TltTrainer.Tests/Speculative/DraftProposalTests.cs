@@ -1,4 +1,5 @@
 using TltTrainer.Rollout;
+using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tasks;
 using TltTrainer.Tests.TestSupport;

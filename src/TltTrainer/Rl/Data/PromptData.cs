@@ -2,6 +2,7 @@
 // deterministic sampler that shuffles each epoch from a seed and exposes its position for checkpoints,
 // a prompt template, and the policy for prompts longer than the context.
 using System.Text.Json;
+using TltTrainer.Sampling;
 
 namespace TltTrainer.Rl;
 
@@ -104,7 +105,7 @@ public sealed class PromptSampler
 
     private int[] Order(int epoch)
     {
-        var rng = new Rollout.RequestRng(State.Seed * 1_000_003UL + (ulong)epoch);
+        var rng = new RequestRng(State.Seed * 1_000_003UL + (ulong)epoch);
         var order = Enumerable.Range(0, _examples.Count).ToArray();
         for (int i = order.Length - 1; i > 0; i--)
         {

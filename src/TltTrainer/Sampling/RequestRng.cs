@@ -1,6 +1,6 @@
 // xoshiro256** seeded through SplitMix64: a small, fast, well-tested generator whose whole state is four
 // words, so a request's random stream is reproducible across runs and can be saved in a checkpoint.
-namespace TltTrainer.Rollout;
+namespace TltTrainer.Sampling;
 
 /// <summary>A request's own random stream (xoshiro256**). Not thread-safe: one per request.</summary>
 public sealed class RequestRng

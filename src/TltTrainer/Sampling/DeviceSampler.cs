@@ -16,7 +16,7 @@ using TltTrainer.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace TltTrainer.Rollout;
+namespace TltTrainer.Sampling;
 
 /// <summary>A position to draw: its request's sampling options and its noise.</summary>
 internal readonly record struct DrawRequest(SamplingOptions Options, SamplingNoise Noise);

@@ -17,7 +17,8 @@
 // path). With logits within t of each other on every path, both paths then emit the same token: if either
 // is robust, the other's scores (and the canonical ones) keep its winner ahead; otherwise both use the
 // canonical distribution. About 4t/T of sampled draws are redone, whatever the vocabulary size.
-namespace TltTrainer.Rollout;
+
+namespace TltTrainer.Sampling;
 
 /// <summary>Processed next-token distribution at one position.</summary>
 public sealed class TokenDistribution

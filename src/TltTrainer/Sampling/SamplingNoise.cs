@@ -5,7 +5,7 @@
 // drafter can compute the same noise for the positions it drafts (coupled drafting), and verification of
 // any draft draws the target's token exactly as plain decoding does. The whole state is (seed, position):
 // nothing to checkpoint.
-namespace TltTrainer.Rollout;
+namespace TltTrainer.Sampling;
 
 /// <summary>A request's sampling noise at one sequence position.</summary>
 /// <param name="Seed">The request's seed (<see cref="SamplingOptions.Seed"/>).</param>

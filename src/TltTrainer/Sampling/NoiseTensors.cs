@@ -4,7 +4,7 @@
 // call inside the caller's dispose scope (no implicit Scalars: see Models.RootedScalars).
 using static TorchSharp.torch;
 
-namespace TltTrainer.Rollout;
+namespace TltTrainer.Sampling;
 
 internal static class NoiseTensors
 {

@@ -1,4 +1,4 @@
-namespace TltTrainer.Rollout;
+namespace TltTrainer.Sampling;
 
 /// <summary>How one request is sampled. Validated by <see cref="Validate"/>; the engine validates every request.</summary>
 public sealed record SamplingOptions

@@ -1,4 +1,4 @@
-namespace TltTrainer.Rollout;
+namespace TltTrainer.Sampling;
 
 /// <summary>The model produced a non-finite logit: its weights have diverged (or its input was corrupt).</summary>
 public sealed class NonFiniteLogitsException : InvalidOperationException
