@@ -144,7 +144,7 @@ internal static class DeviceSampler
     private static SampledDraws SampledAmongCandidates(Tensor raw, IReadOnlyList<DrawRequest> rows, double tolerance, int vocab, Device device, Tensor? columnIds)
     {
         int n = rows.Count;
-        var topK = rows.Select(r => !r.Options.IsGreedy && r.Options.TopK > 0 && r.Options.TopK < vocab ? r.Options.TopK : 0).ToArray();
+        var topK = TopKs(rows, vocab);
         var topP = rows.Select(r => !r.Options.IsGreedy && r.Options.TopP < 1 ? r.Options.TopP : 1.0).ToArray();
         // Top-k needs its k plus room for ties at the cut (bf16 logits tie often); top-p its candidates.
         int k = Math.Min(vocab, Math.Max(topP.Any(p => p < 1) ? TopPCandidates : 0, topK.Max() == 0 ? 0 : Math.Max(2 * topK.Max(), topK.Max() + TieRoom)));
@@ -155,23 +155,17 @@ internal static class DeviceSampler
         var logp = values - logNormalizer;
         var robust = ones(n, ScalarType.Bool, device);
         var wide = zeros(n, ScalarType.Bool, device);
-        var scaled = tensor(rows.Select(r => 4 * tolerance / (r.Options.IsGreedy ? 1 : r.Options.Temperature)).ToArray(), device: device);
+        var scaled = Margins(rows, tolerance, device);
 
         if (topK.Any(x => x > 0))
         {
             // Keep the candidates at or above the k-th largest (ties kept), as over the whole vocabulary.
-            var at = tensor(topK.Select(x => (long)Math.Max(x - 1, 0)).ToArray(), device: device).view(n, 1);
-            var after = tensor(topK.Select(x => (long)Math.Min(x, k - 1)).ToArray(), device: device).view(n, 1);
-            var has = tensor(topK.Select(x => x > 0).ToArray(), device: device);
-            var threshold = values.gather(1, at).squeeze(1);
-            var next = values.gather(1, after).squeeze(1);
-            threshold = where(has, threshold, Filled(n, double.NegativeInfinity, device));
+            var (has, threshold, cutRobust) = TopKCut(values, topK, temperature, tolerance, device);
+            robust = robust.logical_and(cutRobust);
             // Renormalised over the kept set for top-k rows only: the others keep their whole-vocabulary log-probabilities.
             logp = where(has.view(n, 1), logp.masked_fill(values.lt(threshold.unsqueeze(1)), NegativeInfinity).log_softmax(1), logp);
             // Ties with the k-th that reach the last candidate may continue beyond it: those rows are drawn again, wide.
             if (k < vocab) wide = wide.logical_or(has.logical_and(values.select(1, k - 1).ge(threshold)));
-            if (tolerance > 0)
-                robust = robust.logical_and(has.logical_not().logical_or(((threshold - next) * temperature.squeeze(1)).gt(tensor(4 * tolerance, device: device))));
         }
         if (topP.Any(p => p < 1))
         {
@@ -242,23 +236,16 @@ internal static class DeviceSampler
         var temperature = tensor(rows.Select(r => r.Options.IsGreedy ? 1.0 : r.Options.Temperature).ToArray(), device: device).view(n, 1);
         var z = raw.to(ScalarType.Float64) / temperature;                                                        // [N, V]
         var robust = ones(n, ScalarType.Bool, device);
-        var scaled = tensor(rows.Select(r => 4 * tolerance / (r.Options.IsGreedy ? 1 : r.Options.Temperature)).ToArray(), device: device);
+        var scaled = Margins(rows, tolerance, device);
 
         // Top-k: keep tokens at or above the k-th largest (ties kept); the cut is fragile when the k-th and (k+1)-th are close.
-        var topK = rows.Select(r => !r.Options.IsGreedy && r.Options.TopK > 0 && r.Options.TopK < vocab ? r.Options.TopK : 0).ToArray();
+        var topK = TopKs(rows, vocab);
         if (topK.Any(k => k > 0))
         {
             var (values, _) = z.topk(Math.Min(topK.Max() + 1, vocab), 1, true, true);
-            int width = (int)values.shape[1];
-            var at = tensor(topK.Select(k => (long)Math.Max(k - 1, 0)).ToArray(), device: device).view(n, 1);
-            var after = tensor(topK.Select(k => (long)Math.Min(k, width - 1)).ToArray(), device: device).view(n, 1);
-            var has = tensor(topK.Select(k => k > 0).ToArray(), device: device);
-            var threshold = values.gather(1, at).squeeze(1);
-            var next = values.gather(1, after).squeeze(1);
-            threshold = where(has, threshold, Filled(n, double.NegativeInfinity, device));
+            var (_, threshold, cutRobust) = TopKCut(values, topK, temperature, tolerance, device);
             z = z.masked_fill(z.lt(threshold.unsqueeze(1)), NegativeInfinity);
-            if (tolerance > 0)
-                robust = robust.logical_and(has.logical_not().logical_or(((threshold - next) * temperature.squeeze(1)).gt(tensor(4 * tolerance, device: device))));
+            robust = robust.logical_and(cutRobust);
         }
         var logp = z.log_softmax(1);
 
@@ -313,6 +300,33 @@ internal static class DeviceSampler
         var zero = Filled(n, 0.0, device);
         massGap = where(disabled, infinite, where(reached, massGap, zero));
         return (keepSorted.logical_or(disabled.view(n, 1)), massGap, where(disabled, infinite, swapGap), reached.logical_or(disabled));
+    }
+
+    /// <summary>Each row's top-k, 0 where it cuts nothing (greedy rows, no top-k, or a k of at least the vocabulary).</summary>
+    private static int[] TopKs(IReadOnlyList<DrawRequest> rows, int vocab) =>
+        rows.Select(r => !r.Options.IsGreedy && r.Options.TopK > 0 && r.Options.TopK < vocab ? r.Options.TopK : 0).ToArray();
+
+    /// <summary>Per row, the score margin 4t/T within which a decision is not robust.</summary>
+    private static Tensor Margins(IReadOnlyList<DrawRequest> rows, double tolerance, Device device) =>
+        tensor(rows.Select(r => 4 * tolerance / (r.Options.IsGreedy ? 1 : r.Options.Temperature)).ToArray(), device: device);
+
+    /// <summary>
+    /// The top-k cut from each row's largest scores <paramref name="sorted"/> <c>[N, K]</c> (descending, K &gt; every k): which rows
+    /// cut, the k-th largest score (−∞ for rows that do not cut) and whether the cut is robust, i.e. the k-th and (k+1)-th
+    /// scores are more than the tolerance's margin apart.
+    /// </summary>
+    private static (Tensor Has, Tensor Threshold, Tensor Robust) TopKCut(Tensor sorted, int[] topK, Tensor temperature, double tolerance, Device device)
+    {
+        int n = topK.Length, width = (int)sorted.shape[1];
+        var at = tensor(topK.Select(k => (long)Math.Max(k - 1, 0)).ToArray(), device: device).view(n, 1);
+        var after = tensor(topK.Select(k => (long)Math.Min(k, width - 1)).ToArray(), device: device).view(n, 1);
+        var has = tensor(topK.Select(k => k > 0).ToArray(), device: device);
+        var threshold = where(has, sorted.gather(1, at).squeeze(1), Filled(n, double.NegativeInfinity, device));
+        var next = sorted.gather(1, after).squeeze(1);
+        var robust = tolerance > 0
+            ? has.logical_not().logical_or(((threshold - next) * temperature.squeeze(1)).gt(tensor(4 * tolerance, device: device)))
+            : ones(n, ScalarType.Bool, device);
+        return (has, threshold, robust);
     }
 
     /// <summary>[n] float32 filled with <paramref name="value"/> (from a host array: full() would take an implicit Scalar).</summary>
