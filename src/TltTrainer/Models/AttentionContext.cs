@@ -19,7 +19,9 @@ internal sealed class AttentionContext
     /// <summary>[B, 1, rep·T, S]: bool (true = may attend) without a cache, additive in the model dtype (0 or −inf) with one; query rows repeated per query-head group; null = every key visible.</summary>
     public required Tensor? Mask { get; init; }
     public KvCache? Cache { get; init; }
-    /// <summary>[B·T] int64 flat slot index (row·maxLength + slot) of each new token in the cache.</summary>
+    /// <summary>[B·T] int64 cache row of each new token.</summary>
+    public Tensor? WriteRows { get; init; }
+    /// <summary>[B·T] int64 cache slot (position in its row) of each new token.</summary>
     public Tensor? WriteSlots { get; init; }
 
     /// <summary>
@@ -65,9 +67,10 @@ internal sealed class AttentionContext
         else CheckMaxPosition(config, positions);
         var (cos, sin) = rope.Gather(positions, dtype);
 
+        var rows = new long[batch * newTokens];
         var slots = new long[batch * newTokens];
         for (int b = 0; b < batch; b++)
-            for (int t = 0; t < newTokens; t++) slots[b * newTokens + t] = (long)(rowOffset + b) * cache.MaxLength + lengths[b] + t;
+            for (int t = 0; t < newTokens; t++) (rows[b * newTokens + t], slots[b * newTokens + t]) = (rowOffset + b, lengths[b] + t);
 
         Tensor? mask;
         long elements = (long)batch * rep * newTokens * keyLength;
@@ -84,7 +87,7 @@ internal sealed class AttentionContext
         return new AttentionContext
         {
             Batch = batch, NewTokens = newTokens, KeyLength = keyLength, RowOffset = rowOffset, Cos = cos, Sin = sin,
-            Mask = mask, Cache = cache, WriteSlots = tensor(slots, device: device),
+            Mask = mask, Cache = cache, WriteRows = tensor(rows, device: device), WriteSlots = tensor(slots, device: device),
         };
     }
 

@@ -38,15 +38,19 @@ public sealed class SelfAttention : nn.Module
         var q = RotaryEmbedding.Apply(q_proj.forward(x).view(B, T, _heads, _headDim), ctx.Cos, ctx.Sin);
         var k = RotaryEmbedding.Apply(k_proj.forward(x).view(B, T, _kvHeads, _headDim), ctx.Cos, ctx.Sin);
         var v = v_proj.forward(x).view(B, T, _kvHeads, _headDim);
+        Tensor kHeads, vHeads;                                                             // [B, kv, S, D]
         if (ctx.Cache is not null)
         {
-            ctx.Cache.Write(_layer, k, v, ctx.WriteSlots!);
-            (k, v) = ctx.Cache.Read(_layer, ctx.RowOffset, (int)B, ctx.KeyLength);        // [B, S, kv, D]
+            ctx.Cache.Write(_layer, k, v, ctx.WriteRows!, ctx.WriteSlots!);
+            (kHeads, vHeads) = ctx.Cache.Read(_layer, ctx.RowOffset, (int)B, ctx.KeyLength);   // head-major: no gather
+        }
+        else
+        {
+            kHeads = k.permute(0, 2, 1, 3);
+            vHeads = v.permute(0, 2, 1, 3);
         }
         // [B, T, H, D] → [B, kv, rep·T, D]; query head h uses KV head h / rep.
         var qFolded = q.permute(0, 2, 1, 3).reshape(B, _kvHeads, rep * T, _headDim);
-        var kHeads = k.permute(0, 2, 1, 3);                                                // [B, kv, S, D]
-        var vHeads = v.permute(0, 2, 1, 3);
         var attended = nn.functional.scaled_dot_product_attention(qFolded, kHeads, vHeads, ctx.Mask, 0.0, false);
         var merged = attended.view(B, _heads, T, _headDim).permute(0, 2, 1, 3).reshape(B, T, _heads * _headDim);
         return o_proj.forward(merged);
