@@ -86,13 +86,14 @@ public sealed class ChainArithmeticTask
     }
 
     /// <summary>
-    /// The final answer of a response: the digits after its first <c>A:</c>, which must run to the end
-    /// (surrounding whitespace ignored). Null when there is no marker, no digits, or anything after them.
+    /// The final answer of a response: the digits after its last <c>A:</c> (a retry pass after an answer
+    /// replaces it), which must run to the end (surrounding whitespace ignored). Null when there is no marker,
+    /// no digits, or anything after them.
     /// </summary>
     public static string? ExtractAnswer(string response)
     {
         ArgumentNullException.ThrowIfNull(response);
-        int at = response.IndexOf(AnswerMarker, StringComparison.Ordinal);
+        int at = response.LastIndexOf(AnswerMarker, StringComparison.Ordinal);
         if (at < 0) return null;
         var tail = response.AsSpan(at + AnswerMarker.Length).Trim();
         if (tail.IsEmpty) return null;

@@ -10,7 +10,7 @@ namespace TltTrainer.Tasks;
 public sealed class ChainArithmeticTextTokenizer : ITextTokenizer
 {
     private static readonly string[] SpecialNames = { "<pad>", "<s>", "</s>" };
-    private const string Alphabet = "0123456789+=;A:";
+    private const string Alphabet = "0123456789+=;A:?";
     private readonly ChainArithmeticTokenizer _inner = ChainArithmeticTokenizer.Instance;
 
     /// <summary>The shared instance.</summary>

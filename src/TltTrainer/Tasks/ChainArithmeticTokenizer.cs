@@ -1,6 +1,6 @@
 // Character-level tokenizer of the chain-arithmetic task, built on Microsoft.ML.Tokenizers' BpeTokenizer
 // with a vocabulary of single characters and no merges (so every character is one token and decoding
-// is exact). Ids are fixed: PAD=0, BOS=1, EOS=2, digits 0-9 = 3-12, then '+', '=', ';', 'A', ':'.
+// is exact). Ids are fixed: PAD=0, BOS=1, EOS=2, digits 0-9 = 3-12, then '+', '=', ';', 'A', ':', '?' (the retry marker).
 // Characters are checked before encoding because BPE without an unknown token would silently drop them.
 using Microsoft.ML.Tokenizers;
 
@@ -9,7 +9,7 @@ namespace TltTrainer.Tasks;
 /// <summary>Character-level tokenizer with fixed ids for <see cref="ChainArithmeticTask"/> text.</summary>
 public sealed class ChainArithmeticTokenizer
 {
-    private const string Alphabet = "0123456789+=;A:";
+    private const string Alphabet = "0123456789+=;A:?";
     private const string PadToken = "<pad>", BosToken = "<s>", EosToken = "</s>";
     private const int FirstCharacterId = 3;
     private readonly BpeTokenizer _bpe;
@@ -35,7 +35,7 @@ public sealed class ChainArithmeticTokenizer
     /// <summary>End-of-sequence id (2); ends every worked response.</summary>
     public int EosId => 2;
 
-    /// <summary>Number of ids (18): the three special tokens and the 15 characters <c>0-9 + = ; A :</c>.</summary>
+    /// <summary>Number of ids (19): the three special tokens and the 16 characters <c>0-9 + = ; A : ?</c>.</summary>
     public int VocabularySize => FirstCharacterId + Alphabet.Length;
 
     /// <summary>The underlying Microsoft.ML.Tokenizers tokenizer.</summary>

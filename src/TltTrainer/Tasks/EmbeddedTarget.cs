@@ -71,7 +71,8 @@ public sealed class EmbeddedTarget : IDisposable
         string Num(double x) => x.ToString("R", CultureInfo.InvariantCulture);
         string recipe = string.Join('\n', "embedded-target", RecipeVersion, o.Config.ToJson(), o.Seed, o.Steps, o.RowsPerBatch,
             o.RowLength, Num(o.PeakLearningRate), Num(o.FinalLearningRateFraction), o.WarmupSteps, Num(o.WeightDecay),
-            Num(o.GradientClip), o.CurriculumStartTerms, o.CurriculumEndTerms, Num(o.CurriculumRampFraction), Num(o.TrainingTailExponent));
+            Num(o.GradientClip), o.CurriculumStartTerms, o.CurriculumEndTerms, Num(o.CurriculumRampFraction), Num(o.TrainingTailExponent),
+            Num(o.Noise.SlipProbability), Num(o.Noise.RetryProbability), o.Noise.MaxRetries, Num(o.Noise.GuessProbability));
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(recipe)));
     }
 

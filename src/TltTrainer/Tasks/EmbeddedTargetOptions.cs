@@ -1,6 +1,6 @@
 // The training recipe of the embedded target. Every field that changes the trained weights is part of
 // the cache key (EmbeddedTarget.CacheKey); where the cache lives and how many threads train are not.
-// Defaults: 1000 steps of 2 x 256 packed tokens (~0.5 M tokens, about 2.5 minutes on two quiet CPU cores).
+// Defaults: 1000 steps of 2 x 256 packed tokens of worked solutions with slips and retries (~0.5 M tokens, about 2.5 minutes on two quiet CPU cores).
 // The model learns to look up the k-th prompt term abruptly, around steps 600-800; fewer steps, a larger
 // learning rate, or 360 larger steps, left short-chain accuracy at 20-45% in trials.
 using TltTrainer.Models;
@@ -53,6 +53,15 @@ public sealed record EmbeddedTargetOptions
     public double TrainingTailExponent { get; init; } = 1.0;
 
     /// <summary>
+    /// Guesses, slips and retries in the worked solutions (see <see cref="WorkedSolutionNoise"/>). Default: a guess instead
+    /// of a worked chain with probability 0.4, a partial sum one off with probability 0.05, a retry pass with probability
+    /// 0.25 (at most 2). At temperature 1 the trained target then guesses often (RL learns to stop), solves short chains
+    /// mostly and long ones rarely, and the responses of one prompt differ in length (a 4-token guess, one pass, three
+    /// passes): the long tail is a few sequences, not a whole group.
+    /// </summary>
+    public WorkedSolutionNoise Noise { get; init; } = new(0.05, 0.25, 2, GuessProbability: 0.4);
+
+    /// <summary>
     /// Intra-op threads of the training thread (restored afterwards). Default 2. Not part of the cache key.
     /// On two cores shared with other busy processes, 2 threads ran 10x slower per step than when idle (OpenMP
     /// workers waiting on each other); 1 thread degrades gracefully. 1 and 2 threads gave the same losses (4 decimals).
@@ -87,7 +96,9 @@ public sealed record EmbeddedTargetOptions
         Require(CurriculumRampFraction is >= 0 and <= 1, nameof(CurriculumRampFraction), CurriculumRampFraction, "must lie in [0, 1]");
         Require(TrainingTailExponent is >= 0 and <= 10, nameof(TrainingTailExponent), TrainingTailExponent, "must lie in [0, 10]");
         Require(Threads > 0, nameof(Threads), Threads, "must be positive");
-        int longest = PackedBatchBuilder.LongestSequence(CurriculumEndTerms);
+        ArgumentNullException.ThrowIfNull(Noise);
+        Noise.Validate();
+        int longest = PackedBatchBuilder.LongestSequence(CurriculumEndTerms, Noise);
         Require(longest <= RowLength, nameof(RowLength), RowLength, $"must hold the longest training sequence ({longest} tokens for {CurriculumEndTerms} terms)");
         return this;
     }

@@ -1,4 +1,5 @@
-// Packs whole worked examples ([BOS] prompt response, predicting response + EOS) into fixed-size rows.
+// Packs whole worked examples ([BOS] prompt response, predicting response + EOS) into fixed-size rows. The
+// responses carry the recipe's slips and retries (WorkedSolutionNoise); a retry is drawn only if it fits the row.
 // Each example keeps its own RoPE positions (restarting at 0, as at inference) and attends only to
 // itself (block-diagonal causal mask), so packing never lets examples see each other. Padding slots
 // share one segment and attend causally to each other, which keeps every softmax row non-empty (an
@@ -29,11 +30,15 @@ internal sealed class PackedBatchBuilder(EmbeddedTargetOptions options)
     /// <summary>Ids <c>[BOS] prompt response [EOS]</c> and the number of ids before the response.</summary>
     private sealed record Sequence(long[] Ids, int ContextLength);
 
-    /// <summary>Row tokens of the longest possible example with <paramref name="terms"/> terms (all nines).</summary>
-    public static int LongestSequence(int terms)
+    /// <summary>
+    /// Row tokens of the longest possible first pass with <paramref name="terms"/> terms (all nines, every slip upwards);
+    /// retries are only drawn where they fit the row.
+    /// </summary>
+    public static int LongestSequence(int terms, WorkedSolutionNoise? noise = null)
     {
         var e = ChainArithmeticTask.FromTerms(Enumerable.Repeat(9, terms).ToArray());
-        return 1 + e.Prompt.Length + e.Response.Length;
+        int slipDigits = noise is { SlipProbability: > 0 } ? terms : 0;   // a slip can add a digit to a partial sum
+        return 1 + e.Prompt.Length + e.Response.Length + slipDigits;
     }
 
     /// <summary>Most terms a training example may have at <paramref name="step"/> (linear ramp, then flat).</summary>
@@ -94,10 +99,12 @@ internal sealed class PackedBatchBuilder(EmbeddedTargetOptions options)
             if (u < 0) { terms = n; break; }
         }
         var e = _digits.SampleWithTerms(terms, 1)[0];
-        var ids = new long[e.Prompt.Length + e.Response.Length + 2];
+        var digits = e.Prompt.Where(char.IsAsciiDigit).Select(c => c - '0').ToArray();   // single-digit terms
+        string response = options.Noise.Write(digits, _random, maxLength: options.RowLength - 1 - e.Prompt.Length);
+        var ids = new long[e.Prompt.Length + response.Length + 2];
         ids[0] = _tokenizer.BosId;
         int k = 1;
-        foreach (int id in _tokenizer.Encode(e.Prompt + e.Response)) ids[k++] = id;
+        foreach (int id in _tokenizer.Encode(e.Prompt + response)) ids[k++] = id;
         ids[k] = _tokenizer.EosId;
         return new Sequence(ids, 1 + e.Prompt.Length);
     }

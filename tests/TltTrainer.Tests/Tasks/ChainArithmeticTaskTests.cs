@@ -106,7 +106,9 @@ public sealed class ChainArithmeticTaskTests
     [InlineData("3+8=11;A:", null)]
     [InlineData("3+8=11;11", null)]
     [InlineData("A:16;3+", null)]
-    [InlineData("A:1A:16", null)]
+    [InlineData("A:1A:16", "16")]
+    [InlineData("3+8=12;A:12?3+8=11;A:11", "11")]   // a retry's answer replaces the first
+    [InlineData("3+8=11;A:11?3+8=", null)]           // an unfinished retry has no answer
     [InlineData("A:-16", null)]
     [InlineData("", null)]
     public void ExtractAnswer_Cases(string response, string? expected) =>

@@ -8,7 +8,10 @@ public sealed class PackedBatchBuilderTests
     [Fact]
     public void Next_PacksWholeExamplesWithResetPositionsAndResponseOnlyTargets()
     {
-        var options = new EmbeddedTargetOptions { RowsPerBatch = 3, RowLength = 96, CurriculumStartTerms = 2, CurriculumEndTerms = 6 };
+        var options = new EmbeddedTargetOptions
+        {
+            RowsPerBatch = 3, RowLength = 96, CurriculumStartTerms = 2, CurriculumEndTerms = 6, Noise = WorkedSolutionNoise.None,
+        };
         var tokenizer = ChainArithmeticTokenizer.Instance;
         using var scope = NewDisposeScope();
         var batch = new PackedBatchBuilder(options).Next(0);
@@ -43,6 +46,36 @@ public sealed class PackedBatchBuilderTests
         }
         Assert.True(examples >= 3);
         Assert.Equal(lossTokens, batch.LossTokens);
+    }
+
+    [Fact]
+    public void Next_WithTheDefaultNoise_PacksGuessesSlipsAndRetries_EachEndingInAnAnswer()
+    {
+        var options = new EmbeddedTargetOptions { RowsPerBatch = 4, RowLength = 96, CurriculumStartTerms = 2, CurriculumEndTerms = 6 };
+        var tokenizer = ChainArithmeticTokenizer.Instance;
+        var builder = new PackedBatchBuilder(options);
+        int guesses = 0, retries = 0, worked = 0;
+        for (int step = 0; step < 20; step++)
+        {
+            using var scope = NewDisposeScope();
+            var batch = builder.Next(step);
+            long[] tokens = batch.Tokens.data<long>().ToArray(), targets = batch.Targets.data<long>().ToArray();
+            long[] positions = batch.Positions.data<long>().ToArray();
+            for (int i = 0; i < tokens.Length; i++)
+            {
+                if (positions[i] != 0 || tokens[i] != tokenizer.BosId) continue;
+                int end = i;
+                while (targets[end] != tokenizer.EosId) end++;   // an example never runs past its row: EOS comes first
+                Assert.Equal(i / options.RowLength, end / options.RowLength);
+                string text = tokenizer.Decode(tokens.Skip(i).Take(end - i + 1).Select(x => (int)x));
+                string response = text[(text.IndexOf('=') + 1)..];
+                Assert.NotNull(ChainArithmeticTask.ExtractAnswer(response));
+                if (!response.Contains(';')) guesses++;
+                else worked++;
+                if (response.Contains(WorkedSolutionNoise.RetryMarker)) retries++;
+            }
+        }
+        Assert.True(guesses > 0 && worked > guesses && retries > 0, $"guesses {guesses}, worked {worked}, with retries {retries}");
     }
 
     [Fact]
