@@ -16,7 +16,8 @@ using static TorchSharp.torch;
 namespace TltTrainer.Rl;
 
 /// <summary>Results of one update phase.</summary>
-internal sealed record UpdateStats(double Loss, double? Kl, double ClipFraction, double Entropy, double GradNorm, double LearningRate, int SkippedSteps);
+internal sealed record UpdateStats(double Loss, double? Kl, double ClipFraction, double Entropy, double GradNorm, double LearningRate, int SkippedSteps,
+    double ZeroAdvantageTokenShare);
 
 internal sealed class PolicyUpdate : IDisposable
 {
@@ -116,11 +117,12 @@ internal sealed class PolicyUpdate : IDisposable
     /// <summary>The update's running sums.</summary>
     private sealed class UpdateTotals
     {
-        public double LossSum, KlSum, Clipped, Tokens, EntropySum, GradSum, LearningRate;
+        public double LossSum, KlSum, Clipped, Tokens, EntropySum, GradSum, LearningRate, LeftOutTokens, AllTokens;
         public int Steps, Skipped;
 
         public UpdateStats Stats(bool withKl) => new(Steps == 0 ? double.NaN : LossSum / Steps, withKl ? KlSum / Math.Max(Steps, 1) : null,
-            Tokens == 0 ? 0 : Clipped / Tokens, Tokens == 0 ? 0 : EntropySum / Tokens, Steps == 0 ? double.NaN : GradSum / Steps, LearningRate, Skipped);
+            Tokens == 0 ? 0 : Clipped / Tokens, Tokens == 0 ? 0 : EntropySum / Tokens, Steps == 0 ? double.NaN : GradSum / Steps, LearningRate, Skipped,
+            AllTokens == 0 ? 0 : LeftOutTokens / AllTokens);
     }
 
     private GlobalRows GlobalLayout(RlBatch batch)
@@ -145,10 +147,24 @@ internal sealed class PolicyUpdate : IDisposable
         using var miniScope = NewDisposeScope();
         var layout = inputs.Layout;
         var mini = globalMini.Where(i => i >= layout.First && i < layout.First + layout.Count).Select(i => i - layout.First).ToArray();
+        bool hadSequences = mini.Length > 0;
+        if (SkipsZeroAdvantage(inputs))
+        {
+            // No loss and no gradient from these sequences: leaving them out keeps the step (the denominators below still count them).
+            var kept = mini.Where(i => inputs.Batch.Advantages[i] != 0).ToArray();
+            if (id.Epoch == 0)
+            {
+                totals.LeftOutTokens += mini.Except(kept).Sum(i => inputs.Batch.Responses[i].Length);
+                totals.AllTokens += mini.Sum(i => inputs.Batch.Responses[i].Length);
+            }
+            mini = kept;
+        }
         totals.LearningRate = SetLearningRate();
         _optimizer.zero_grad();
         double miniTokens = globalMini.Sum(i => layout.Lengths[i]), miniLoss = 0, miniKl = 0;
-        if (mini.Length == 0 && _reducer is not null) BackwardZero();   // no data here: contribute zero gradients
+        // No data here (or only sequences left out): zero gradients, as their backward would give. Other ranks need them for the
+        // all-reduce, and AdamW must still take its step (its moments decay), exactly as without leaving anything out.
+        if (mini.Length == 0 && (_reducer is not null || hadSequences)) BackwardZero();
         foreach (var micro in Plan(mini, inputs.Batch))
         {
             var result = MicroBatchBackward(inputs, micro, id.Epoch, miniTokens, globalMini.Length, totals);
@@ -178,6 +194,10 @@ internal sealed class PolicyUpdate : IDisposable
         totals.GradSum += gradNorm;
         totals.Steps++;
     }
+
+    /// <summary>Whether sequences with advantage 0 can be left out without changing the step (see <see cref="RlTrainerOptions.SkipZeroAdvantageSequences"/>).</summary>
+    private bool SkipsZeroAdvantage(UpdateInputs inputs) =>
+        _options.SkipZeroAdvantageSequences && _options.Objective.VanishesAtZeroAdvantage && (inputs.Reference is null || _options.KlCoefficient == 0);
 
     /// <summary>Forward and backward of one micro-batch: policy objective (plus KL), aggregated with the mini-batch's denominators.</summary>
     private MicroResult MicroBatchBackward(UpdateInputs inputs, int[] micro, int epoch, double miniTokens, int miniSequences, UpdateTotals totals)

@@ -140,6 +140,7 @@ public sealed partial class RlTrainer
             GradNorm = stats.GradNorm,
             LearningRate = stats.LearningRate,
             SkippedSteps = stats.SkippedSteps,
+            ZeroAdvantageTokenShare = stats.ZeroAdvantageTokenShare,
         }, outcomes);
     }
 

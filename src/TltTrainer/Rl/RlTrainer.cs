@@ -107,7 +107,8 @@ public sealed partial class RlTrainer : IDisposable
 
         progress?.Report(new RlProgress(Step, "update", null));
         var clock = Stopwatch.StartNew();
-        using var scored = old is null && any ? zeros(batch.Batch.Count, batch.Batch.Responses.Max(r => r.Length), device: _policy.Device) : null;
+        // NaN marks the rows the update leaves out (advantage 0): the gap check skips them.
+        using var scored = old is null && any ? full(batch.Batch.Count, batch.Batch.Responses.Max(r => r.Length), float.NaN, device: _policy.Device) : null;
         var stats = _update.Run(batch.Batch, old, reference, Step, scored);
         if (PolicyHealth.Problem(_policy, batch.Batch) is { } problem)
             throw new PolicyDivergedException(Step, $"{problem} (learning rate {_options.LearningRate:g3}, gradient norm {stats.GradNorm:g3})");
@@ -194,7 +195,8 @@ public sealed partial class RlTrainer : IDisposable
         long width = trainer.shape[1];
         double gap = 0;
         for (int i = 0; i < rollout.Count; i++)
-            for (int t = 0; t < rollout[i].Length; t++) gap = Math.Max(gap, Math.Abs(values[i * width + t] - rollout[i][t]));
+            for (int t = 0; t < rollout[i].Length; t++)
+                if (!float.IsNaN(values[i * width + t])) gap = Math.Max(gap, Math.Abs(values[i * width + t] - rollout[i][t]));
         return gap;
     }
 

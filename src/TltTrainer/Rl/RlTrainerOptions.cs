@@ -95,6 +95,15 @@ public sealed record RlTrainerOptions
     /// <summary>KL estimator. Default k3.</summary>
     public KlEstimator KlEstimator { get; init; } = KlEstimator.K3;
 
+    /// <summary>
+    /// Leave sequences whose advantage is exactly 0 (every group whose rewards are all equal, under GRPO) out of the update's
+    /// forward and backward, when that cannot change the step: the objective vanishes at zero advantage
+    /// (<see cref="IPolicyObjective.VanishesAtZeroAdvantage"/>) and there is no KL term. The loss denominators still count
+    /// them, so the gradient is the one the whole batch gives. Default true; <c>update/entropy</c>, <c>update/clip_fraction</c>
+    /// and <c>rollout/logprob_gap_max</c> then cover the sequences the update scored.
+    /// </summary>
+    public bool SkipZeroAdvantageSequences { get; init; } = true;
+
     /// <summary>Drop groups whose rewards are all equal (no signal) and refill from new prompts. Default false.</summary>
     public bool DynamicSampling { get; init; }
 

@@ -124,6 +124,9 @@ public sealed record StepMetrics
     /// <summary>Learning rate of the last optimizer step.</summary>
     [JsonPropertyName("update/lr")] public double LearningRate { get; init; }
 
+    /// <summary>Share of the step's response tokens the update left out because their advantage was 0 (no gradient; see RlTrainerOptions.SkipZeroAdvantageSequences).</summary>
+    [JsonPropertyName("update/zero_advantage_token_share")] public double ZeroAdvantageTokenShare { get; init; }
+
     /// <summary>Optimizer steps skipped because the loss or gradient was not finite.</summary>
     [JsonPropertyName("update/skipped_steps")] public int SkippedSteps { get; init; }
 

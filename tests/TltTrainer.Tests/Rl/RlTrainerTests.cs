@@ -3,6 +3,7 @@ using TltTrainer.Rl;
 using TltTrainer.Rollout;
 using TltTrainer.Sampling;
 using TltTrainer.Tests.TestSupport;
+using TltTrainer.Telemetry;
 
 namespace TltTrainer.Tests.Rl;
 
@@ -22,6 +23,13 @@ public sealed class RlTrainerTests
     {
         public string Name => "character_sum";
         public double Score(RewardInput input) => input.Response.Sum(c => (int)c) % 7 / 6.0;
+    }
+
+    /// <summary>Reward: <see cref="CharacterSum"/> for prompts starting with a letter at an even alphabet index, 0.5 for the others (groups with no signal).</summary>
+    private sealed class HalfTheGroupsFlat : IRewardFunction
+    {
+        public string Name => "half_flat";
+        public double Score(RewardInput input) => (input.Prompt[0] - 'a') % 2 == 1 ? 0.5 : input.Response.Sum(c => (int)c) % 7 / 6.0;
     }
 
     private sealed class ThrowsOnSample : IRewardFunction
@@ -146,6 +154,39 @@ public sealed class RlTrainerTests
             double worst = single.Params.Zip(other.Params).Max(p => Math.Abs(p.First - p.Second));
             Assert.True(worst < 0.1 * Options.LearningRate, $"parameters differ by {worst} ({name})");
         }
+    }
+
+    [Fact]
+    public void RunStep_LeavingOutZeroAdvantageSequences_TakesTheSameStep()
+    {
+        using var dir = new TempDirectory();
+        (StepMetrics Metrics, float[] Params) Step(RlTrainerOptions options)
+        {
+            var (model, trainer) = Create(dir, options, new HalfTheGroupsFlat());
+            using (model)
+            using (trainer)
+            {
+                var metrics = trainer.RunStep();
+                return (metrics, Flatten(model));
+            }
+        }
+        var all = Step(Options with { SkipZeroAdvantageSequences = false });
+        var skipping = Step(Options);
+        Assert.True(all.Metrics.ZeroStdGroups > 0 && all.Metrics.ZeroStdGroups < 1, $"zero-std groups {all.Metrics.ZeroStdGroups}");
+        Assert.Equal(0, all.Metrics.ZeroAdvantageTokenShare);
+        Assert.InRange(skipping.Metrics.ZeroAdvantageTokenShare, 0.05, 0.95);
+        Assert.True(Math.Abs(all.Metrics.Loss - skipping.Metrics.Loss) <= 1e-5 * Math.Max(1, Math.Abs(all.Metrics.Loss)),
+            $"loss {all.Metrics.Loss} vs {skipping.Metrics.Loss}");
+        double worst = all.Params.Zip(skipping.Params).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(worst < 0.1 * Options.LearningRate, $"parameters differ by {worst}");
+
+        // A KL term pulls every sequence towards the reference, whatever its advantage: nothing may be left out then.
+        using var model = TestModels.Peaked(TransformerPresets.Tiny, seed: 91, std: 0.1);
+        using var reference = TestModels.Peaked(TransformerPresets.Tiny, seed: 91, std: 0.1);
+        using var withKl = new RlTrainer(model, TestTokenizers.CharLevel(Alphabet, dir), new RolloutEngine(model),
+            new RewardComposer(new[] { new WeightedReward(new HalfTheGroupsFlat()) }), new PromptSampler(Prompts, 3), Options with { KlCoefficient = 0.1 },
+            reference: reference);
+        Assert.Equal(0, withKl.RunStep().ZeroAdvantageTokenShare);
     }
 
     [Fact]

@@ -24,11 +24,20 @@ public interface IPolicyObjective
     /// <param name="advantages">Per-sequence advantages <c>[N]</c>.</param>
     /// <param name="mask">1 at response tokens <c>[N, R]</c>.</param>
     PolicyLossResult Compute(Tensor logProbs, Tensor oldLogProbs, Tensor advantages, Tensor mask);
+
+    /// <summary>
+    /// True when a sequence with advantage exactly 0 contributes no loss and no gradient whatever its log-probs (the update
+    /// may then leave it out without changing the step). Default false: an objective that does not say so is run on every sequence.
+    /// </summary>
+    bool VanishesAtZeroAdvantage => false;
 }
 
 /// <summary>PPO-clip with clip-higher and optional dual clip.</summary>
 public sealed class PpoClipObjective : IPolicyObjective
 {
+    /// <summary>True: every term (r·A, clip(r)·A, the dual clip's c·A) is a multiple of the advantage.</summary>
+    public bool VanishesAtZeroAdvantage => true;
+
     /// <summary>Creates the objective.</summary>
     /// <param name="clipLow">ε_low (ratio floor 1 − ε_low). Default 0.2.</param>
     /// <param name="clipHigh">ε_high (ratio ceiling 1 + ε_high); DAPO uses 0.28. Default 0.2.</param>
