@@ -8,13 +8,13 @@ namespace Quickstart;
 /// <summary>Settings of one Quickstart invocation.</summary>
 internal sealed record QuickstartOptions
 {
-    public int Steps { get; init; } = 12;
+    public int Steps { get; init; } = 20;
     public ulong Seed { get; init; } = 1;
     public string OutputDirectory { get; init; } = "tlt-quickstart";
     public string? JsonPath { get; init; }
     public bool Tlt { get; init; } = true;
     public bool Compare { get; init; }
-    public double LearningRate { get; init; } = 3e-5;
+    public double LearningRate { get; init; } = 5e-5;
     public int PromptsPerStep { get; init; } = 16;
     public int GroupSize { get; init; } = 4;
     public int MaxNewTokens { get; init; } = 560;

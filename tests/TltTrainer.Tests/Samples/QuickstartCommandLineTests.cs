@@ -12,8 +12,8 @@ public sealed class QuickstartCommandLineTests
     {
         var o = QuickstartCommandLine.Parse([]);
         Assert.Equal(new QuickstartOptions(), o);
-        Assert.Equal(12, o.Steps);
-        Assert.Equal(3e-5, o.LearningRate);
+        Assert.Equal(20, o.Steps);
+        Assert.Equal(5e-5, o.LearningRate);
         Assert.True(o.Tlt);
     }
 
