@@ -83,7 +83,7 @@ public sealed class AdaptiveSpeculation
     {
         _options = options.Validate();
         _bandits = Enumerable.Range(0, options.BucketBounds.Count + 1)
-            .Select(i => new StrategyBandit<SpeculationArm>(options.Arms, options.Epsilon, options.Window, options.Seed + i, farBehind: FarBehind)).ToArray();
+            .Select(i => new StrategyBandit<SpeculationArm>(options.Arms, options.Epsilon, options.Window, options.Seed + i, farBehind: FarBehind, warmUp: WarmUp)).ToArray();
         _bucketSteps = new long[_bandits.Length];
     }
 
@@ -172,6 +172,12 @@ public sealed class AdaptiveSpeculation
     /// switch (two steps), and against plain decoding that is what makes adaptive slower than plain.
     /// </summary>
     public const double FarBehind = 0.9;
+
+    /// <summary>
+    /// Steady-state measurements an arm gets in a bucket before its median competes (see <see cref="StrategyBandit{TArm}"/>): a speculative
+    /// step's throughput varies several-fold with the tokens it happens to accept, and one unlucky first step condemned good arms.
+    /// </summary>
+    public const int WarmUp = 3;
 
     /// <summary>Steps a bucket waits for its smaller neighbour's verdict on an arm before it may try the arm on its own.</summary>
     public const int StarvedSteps = 64;

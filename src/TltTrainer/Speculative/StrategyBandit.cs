@@ -7,6 +7,11 @@
 // but a hopeless arm (EAGLE on a 2-layer target, 0.2x plain) no longer costs a tenth of every rollout.
 // An arm may carry a prior (e.g. its median in a neighbouring bucket): it ranks by the prior until its own first
 // measurement, so a bucket can start from what its neighbours learned instead of trying every arm twice over.
+// An arm is judged only on several measurements: one arm's first step is an unlucky draw often enough (a speculative
+// round emits 1 to d + 1 tokens), and in the Quickstart job a single bad first measurement (a tree at a third of plain,
+// then a chain at a seventh) had the arm far behind and, with exploration decayed, never tried again, while the same
+// arms measured 1.5-2x plain over 40 steps in the other worker. So an arm measured fewer than WarmUp times is chosen
+// before any greedy or exploring choice, until it has WarmUp measurements.
 // Exploration decays with the bucket's steps, ε·E/(E + n) with E = 50, never below ε/10: it matters while little
 // is known and costs little once the medians are sound (a drafter trained online still gets re-measured).
 namespace TltTrainer.Speculative;
@@ -24,6 +29,7 @@ public sealed class StrategyBandit<TArm> where TArm : notnull
     private long _steps;
     private readonly Random _random;
     private readonly double _farBehind;
+    private readonly int _warmUp;
 
     /// <summary>Creates a bandit.</summary>
     /// <param name="arms">Arms, in the order untried arms are explored.</param>
@@ -31,8 +37,11 @@ public sealed class StrategyBandit<TArm> where TArm : notnull
     /// <param name="window">Rewards kept per arm (300 as in TLT).</param>
     /// <param name="seed">Seed of the exploration coin.</param>
     /// <param name="farBehind">An arm whose median is below this fraction of the best median is explored a tenth as often (default <see cref="FarBehind"/>).</param>
-    public StrategyBandit(IReadOnlyList<TArm> arms, double epsilon = 0.1, int window = 300, int seed = 0, double farBehind = FarBehind)
+    /// <param name="warmUp">Measurements an arm gets, once first chosen, before it competes on its median (default 1: one).</param>
+    public StrategyBandit(IReadOnlyList<TArm> arms, double epsilon = 0.1, int window = 300, int seed = 0, double farBehind = FarBehind, int warmUp = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(warmUp, 1);
+        _warmUp = Math.Min(warmUp, window);
         if (!(farBehind is > 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(farBehind), farBehind, "must lie in (0, 1].");
         _farBehind = farBehind;
         if (arms.Count == 0) throw new ArgumentException("a bandit needs at least one arm.", nameof(arms));
@@ -53,15 +62,16 @@ public sealed class StrategyBandit<TArm> where TArm : notnull
     public IReadOnlyDictionary<TArm, long> Choices => _choices;
 
     /// <summary>
-    /// Picks an arm: one with neither a measurement nor a prior first, else a random one with the decayed probability ε (an arm
+    /// Picks an arm: one with neither a measurement nor a prior first, then one measured fewer than its warm-up times, else a random one with the decayed probability ε (an arm
     /// far behind the best a tenth as often), else the best median (a prior stands in for an arm not yet measured).
     /// </summary>
     /// <param name="eligible">The arms that may be chosen (default all); the first arm is always eligible.</param>
     public TArm Choose(Func<TArm, bool>? eligible = null)
     {
         var candidates = eligible is null ? _arms : _arms.Where((a, i) => i == 0 || eligible(a)).ToList();
-        var arm = candidates.FirstOrDefault(a => _rewards[a].Count == 0 && !_priors.ContainsKey(a));
-        if (arm is null || _rewards[arm].Count > 0 || _priors.ContainsKey(arm))
+        var arm = candidates.FirstOrDefault(a => _rewards[a].Count == 0 && !_priors.ContainsKey(a))
+            ?? candidates.FirstOrDefault(a => _rewards[a].Count is > 0 && _rewards[a].Count < _warmUp);
+        if (arm is null)
             arm = _random.NextDouble() < EpsilonNow ? Explore(candidates) : Best(candidates);
         _choices[arm]++;
         _steps++;
