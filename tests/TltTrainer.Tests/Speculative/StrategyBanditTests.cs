@@ -44,6 +44,24 @@ public sealed class StrategyBanditTests
         Assert.Equal(1, bandit.Best());
     }
 
+    [Theory]
+    [InlineData(1, "plain")]     // judged on its first, unlucky measurement, the faster arm is never chosen again (ε = 0)
+    [InlineData(3, "chain")]     // three measurements: its median shows it is the faster one
+    public void Choose_WarmUp_JudgesAnArmOnSeveralMeasurements_NotItsFirst(int warmUp, string expected)
+    {
+        var bandit = new StrategyBandit<string>(new[] { "plain", "chain" }, epsilon: 0, window: 50, warmUp: warmUp);
+        var chainRewards = new Queue<double>(new[] { 1.0, 9, 9, 9, 9, 9 });   // a round that accepted nothing, then good ones
+        string last = "";
+        for (int step = 0; step < 20; step++)
+        {
+            last = bandit.Choose();
+            bandit.Record(last, last == "plain" ? 5.0 : chainRewards.TryDequeue(out var r) ? r : 9.0);
+        }
+        Assert.Equal(expected, last);
+        Assert.Equal(expected, bandit.Best());
+        Assert.True(bandit.Measurements("chain") >= warmUp);
+    }
+
     [Fact]
     public void Choose_ArmFarBehindTheBest_IsExploredRarely_ButStillMeasured()
     {
