@@ -1,6 +1,7 @@
 // The rollout timeline of one RL step, TLT off and on side by side: each worker's running batch over the rollout's
 // seconds (it falls as sequences finish, into the long tail), drawn where TLT decoded plainly and, thicker and in the
-// arm's colour, where it speculated. The step shown is the one whose rollout was longest in the last run (the tail at
+// arm's colour, where it speculated; below the axis, one bar per run for the spans in which idle workers trained the
+// drafter (TLT's use of the tail's idle compute). The step shown is the one whose rollout was longest in the last run (the tail at
 // its worst), at the same step in every run; the runs use the same prompts and seeds, so their tails are the same work.
 using ScottPlot;
 using TltTrainer.Rollout;
@@ -33,10 +34,26 @@ internal static class TimelineChart
                     Staircase(plot, points, p => p.Arm == arm, ReportCharts.ColorOf(2 + arms.IndexOf(arm)), LinePattern.Solid, 5f,
                         worker.Key == 0 ? $"{runs[r].Name}: {arm}" : null);
             }
+            IdleTraining(plot, metrics.IdleTraining, y: -(r + 1) * SpanRowHeight, ReportCharts.ColorOf(r), $"{runs[r].Name}: drafter training on idle workers");
         }
-        ReportCharts.Label(plot, $"{Title} (step {step})", "seconds into the rollout", "running batch");
-        plot.Axes.Margins(bottom: 0);
+        ReportCharts.Label(plot, $"{Title} (step {step})", "seconds into the rollout", "running batch (bars below 0: idle-worker drafter training)");
         return ReportCharts.Done(FileName, Title, plot, width, height);
+    }
+
+    /// <summary>Height of one run's row of idle-training bars below the axis, in running-batch units.</summary>
+    private const double SpanRowHeight = 0.8;
+
+    /// <summary>Draws each idle-training step as a thick bar at height <paramref name="y"/>.</summary>
+    private static void IdleTraining(Plot plot, IReadOnlyList<Drafting.IdleTrainingSpan>? spans, double y, Color color, string label)
+    {
+        bool labelled = false;
+        foreach (var span in spans ?? Array.Empty<Drafting.IdleTrainingSpan>())
+        {
+            var bar = plot.Add.Line(span.Start, y, span.End, y);
+            bar.Color = color;
+            bar.LineWidth = 7;
+            if (!labelled) { bar.LegendText = label; labelled = true; }
+        }
     }
 
     /// <summary>Draws the running batch as a staircase over the intervals whose point satisfies <paramref name="include"/>.</summary>

@@ -32,11 +32,22 @@ public interface IIdleTrainingStep
 /// <param name="Steps">Training steps run.</param>
 /// <param name="MaxHandBackSeconds">Longest time from a worker being reclaimed to the step using it ending.</param>
 /// <param name="Failure">The error of a training step that threw in this phase (training then paused until the next rollout), or null.</param>
-public sealed record IdleComputeStats(double IdleWorkerSeconds, double TrainingWorkerSeconds, int Steps, double MaxHandBackSeconds, string? Failure = null)
+/// <param name="Spans">When the training steps ran, in seconds since the phase began, with the workers whose threads they used (null: none recorded).</param>
+public sealed record IdleComputeStats(double IdleWorkerSeconds, double TrainingWorkerSeconds, int Steps, double MaxHandBackSeconds, string? Failure = null,
+    IReadOnlyList<IdleTrainingSpan>? Spans = null)
 {
     /// <summary>Share of idle worker time spent training, in [0, 1] (the clamp only absorbs floating-point rounding).</summary>
     public double UsedFraction => IdleWorkerSeconds <= 0 ? 0 : Math.Clamp(TrainingWorkerSeconds / IdleWorkerSeconds, 0, 1);
 }
+
+/// <summary>One drafter-training step on idle compute, for the rollout timeline.</summary>
+/// <param name="Start">Seconds since the rollout phase began when the step started.</param>
+/// <param name="End">Seconds since the rollout phase began when the step ended.</param>
+/// <param name="Workers">The idle workers whose threads the step used.</param>
+public sealed record IdleTrainingSpan(
+    [property: System.Text.Json.Serialization.JsonPropertyName("start")] double Start,
+    [property: System.Text.Json.Serialization.JsonPropertyName("end")] double End,
+    [property: System.Text.Json.Serialization.JsonPropertyName("workers")] IReadOnlyList<int> Workers);
 
 /// <summary>Schedules drafter training on idle rollout workers.</summary>
 public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposable
@@ -57,6 +68,8 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
     private long _parkedAt = -1;                   // _changes when the lane last parked with nothing to do; -1 while it works
     private string? _failure;
     private readonly List<long> _reclaimedAt = new();
+    private readonly List<IdleTrainingSpan> _spans = new();
+    private long _phaseStart;
 
     /// <summary>Creates a scheduler for <paramref name="workers"/> workers; the lane thread starts at once and waits.</summary>
     public IdleComputeScheduler(int workers, IIdleTrainingStep step, TimeProvider? clock = null)
@@ -83,6 +96,8 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
             _idleSeconds = _trainingSeconds = _maxHandBack = 0;
             _steps = 0;
             _failure = null;
+            _spans.Clear();
+            _phaseStart = _clock.GetTimestamp();
             _stop = new CancellationTokenSource();
             Changed();
         }
@@ -120,7 +135,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
             for (int w = 0; w < _idleSince.Length; w++) ReportBusyLocked(w);
             Changed();
             while (_training) Monitor.Wait(_gate);
-            return new IdleComputeStats(_idleSeconds, _trainingSeconds, _steps, _maxHandBack, _failure);
+            return new IdleComputeStats(_idleSeconds, _trainingSeconds, _steps, _maxHandBack, _failure, _spans.ToArray());
         }
     }
 
@@ -172,6 +187,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
         while (true)
         {
             int threads;
+            int[] lent;
             CancellationToken token;
             lock (_gate)
             {
@@ -187,6 +203,7 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
                 token = _stop.Token;
                 _training = true;
                 for (int w = 0; w < _lent.Length; w++) _lent[w] = _idleSince[w] is not null;
+                lent = Enumerable.Range(0, _lent.Length).Where(w => _lent[w]).ToArray();
                 _stepStart = _clock.GetTimestamp();
                 _stepSeconds = 0;
             }
@@ -211,6 +228,8 @@ public sealed class IdleComputeScheduler : Rollout.IWorkerIdleListener, IDisposa
                 {
                     _trainingSeconds += _stepSeconds;
                     _steps++;
+                    _spans.Add(new IdleTrainingSpan(_clock.GetElapsedTime(_phaseStart, _stepStart).TotalSeconds,
+                        _clock.GetElapsedTime(_phaseStart, end).TotalSeconds, lent));
                 }
                 foreach (var at in _reclaimedAt) _maxHandBack = Math.Max(_maxHandBack, _clock.GetElapsedTime(at, end).TotalSeconds);
                 _reclaimedAt.Clear();

@@ -122,7 +122,7 @@ public sealed partial class RlTrainer : IDisposable
         {
             metrics = metrics with
             {
-                IdleWorkerSeconds = tlt.Idle.IdleWorkerSeconds, DrafterTrainSeconds = tlt.Idle.TrainingWorkerSeconds,
+                IdleWorkerSeconds = tlt.Idle.IdleWorkerSeconds, DrafterTrainSeconds = tlt.Idle.TrainingWorkerSeconds, IdleTraining = tlt.Idle.Spans,
                 DrafterLoss = tlt.Fresh?.Loss, DrafterTop1 = tlt.Fresh?.Top1Accuracy, DrafterVersion = tlt.VersionUsed,
                 DrafterSteps = tlt.Idle.Steps, RankWaitSeconds = _communicator.Size > 1 ? tlt.RankWaitSeconds : null,
                 RankWaitDrafterSteps = _communicator.Size > 1 ? tlt.RankWaitSteps : null, HandBackSeconds = tlt.Idle.MaxHandBackSeconds, DrafterCriticalSeconds = tlt.CriticalSeconds,

@@ -100,6 +100,13 @@ public sealed record StepMetrics
     /// </summary>
     [JsonPropertyName("rollout/timeline")] public IReadOnlyList<Rollout.TimelinePoint>? Timeline { get; init; }
 
+    /// <summary>
+    /// When idle workers trained the drafter during the rollout (TLT): each step's start and end in seconds since the rollout
+    /// phase began (the timeline's origin, to within the few milliseconds before the workers start) and the workers it used;
+    /// null without online drafter training.
+    /// </summary>
+    [JsonPropertyName("rollout/idle_training")] public IReadOnlyList<Drafting.IdleTrainingSpan>? IdleTraining { get; init; }
+
     /// <summary>Run settings that differ from those of the checkpoint this run resumed from (on the first step after the resume), or null.</summary>
     [JsonPropertyName("run/settings_changed")] public IReadOnlyList<string>? SettingsChanged { get; init; }
 

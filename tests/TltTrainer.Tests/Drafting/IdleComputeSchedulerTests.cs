@@ -152,6 +152,35 @@ public sealed class IdleComputeSchedulerTests
     }
 
     [Fact]
+    public void Spans_RecordEachStepOnTheRolloutsClock_WithTheWorkersItUsed()
+    {
+        var clock = new ManualClock();
+        using var step = new GatedStep(clock);
+        using var scheduler = new IdleComputeScheduler(2, step, clock);
+        scheduler.BeginRollout();                              // t = 0: the phase's origin
+        clock.Advance(TimeSpan.FromMilliseconds(100));
+        scheduler.ReportIdle(1);
+        step.AwaitStart();                                     // first step: worker 1, from t = 100 ms to 150 ms
+        step.Permit();
+        step.AwaitStart();                                     // second step starts at once at t = 150 ms
+        scheduler.ReportIdle(0);                               // too late for it: it already borrowed worker 1 only
+        step.Permit();
+        step.AwaitStart();                                     // third: both idle workers, t = 200 to 250 ms
+        step.Permit();
+        step.AwaitStart();                                     // a fourth has started, so the third has ended; the update cancels the fourth
+        var stats = scheduler.BeginUpdate();
+        Assert.Equal(3, stats.Spans!.Count);
+        Assert.Equal(stats.Steps, stats.Spans!.Count);
+        Assert.Equal((0.100, 0.150), (Math.Round(stats.Spans[0].Start, 9), Math.Round(stats.Spans[0].End, 9)));
+        Assert.Equal(new[] { 1 }, stats.Spans[0].Workers);
+        Assert.Equal((0.150, 0.200), (Math.Round(stats.Spans[1].Start, 9), Math.Round(stats.Spans[1].End, 9)));
+        Assert.Equal(new[] { 1 }, stats.Spans[1].Workers);
+        Assert.Equal(new[] { 0, 1 }, stats.Spans[2].Workers);
+        scheduler.BeginRollout();
+        Assert.Empty(scheduler.BeginUpdate().Spans!);          // a new phase starts with none
+    }
+
+    [Fact]
     public void TrainingSeconds_UpdateStartsMidStep_NeverExceedIdleSeconds()
     {
         var clock = new ManualClock();

@@ -12,7 +12,7 @@ public sealed class RunReportTests
 
     /// <summary>A synthetic run: TLT runs have faster rollouts, accepted lengths, drafter versions and idle time.</summary>
     /// <summary>Evaluated after steps 2 and 4 (indices 1 and 3) and the last, when <paramref name="evaluated"/>.</summary>
-    private static ReportRun Run(string name, bool tlt, int steps = 5, bool evaluated = true) => new(name, Enumerable.Range(0, steps).Select(s => new StepMetrics
+    private static ReportRun Run(string name, bool tlt, int steps = 5, bool evaluated = true, bool spans = true) => new(name, Enumerable.Range(0, steps).Select(s => new StepMetrics
     {
         Step = s,
         RewardMean = 0.5 + 0.05 * s,
@@ -32,6 +32,7 @@ public sealed class RunReportTests
         ValidationReward = evaluated && (s % 2 == 1 || s == steps - 1) ? 0.35 + 0.1 * s : null,
         EvaluationSeconds = evaluated && (s % 2 == 1 || s == steps - 1) ? 1.5 : null,
         Timeline = Timeline(tlt, s),
+        IdleTraining = tlt && spans ? new[] { new TltTrainer.Drafting.IdleTrainingSpan(0.9, 1.4, new[] { 1 }), new(1.4, 2.3, new[] { 0, 1 }) } : null,
     }).ToList());
 
     /// <summary>Two workers whose running batch falls into a tail, which TLT runs speculate through.</summary>
@@ -45,6 +46,24 @@ public sealed class RunReportTests
     {
         Assert.Equal(PngSignature, png.Take(8));
         return (BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16, 4)), BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20, 4)));
+    }
+
+    [Fact]
+    public void Timeline_IdleTrainingSpans_AreWrittenToTheMetricsAndDrawn()
+    {
+        using var dir = new TempDirectory();
+        var on = Run("on", tlt: true);
+        var result = RunReport.Write(dir.Path, new[] { Run("off", tlt: false), on }, new ReportOptions { ChartWidth = 640, ChartHeight = 360 });
+        var line = JsonNode.Parse(File.ReadAllLines(Path.Combine(dir.Path, "metrics-on.jsonl"))[0])!;
+        var spans = line["rollout/idle_training"]!.AsArray();
+        Assert.Equal(2, spans.Count);
+        Assert.Equal((1.4, 2.3), (spans[1]!["start"]!.GetValue<double>(), spans[1]!["end"]!.GetValue<double>()));
+        Assert.Equal(new[] { 0, 1 }, spans[1]!["workers"]!.AsArray().Select(w => w!.GetValue<int>()));
+
+        var without = RunReport.Write(Path.Combine(dir.Path, "without"), new[] { Run("off", tlt: false), Run("on", tlt: true, spans: false) },
+            new ReportOptions { ChartWidth = 640, ChartHeight = 360 });
+        byte[] Timeline(ReportResult r) => r.Charts.Single(c => c.FileName == "rollout_timeline.png").Png!;
+        Assert.NotEqual(Timeline(without), Timeline(result));   // the spans change the picture
     }
 
     [Fact]
