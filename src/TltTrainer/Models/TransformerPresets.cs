@@ -1,7 +1,10 @@
 // Named model shapes. Tiny is for unit tests (milliseconds per forward); EmbeddedDefault is the deep,
 // narrow target of the built-in long-tail task: on CPU a decode step costs roughly per layer (per-op
-// overhead dominates), so 8 narrow layers keep a one-layer drafter at about 1/8 of a target forward,
-// mirroring a 28-layer 7B policy with a one-layer drafter.
+// overhead dominates), so 16 narrow layers keep a one-layer drafter at about a tenth of a target forward,
+// nearer a 28-layer policy with a one-layer drafter. The earlier 8 layers of width 192 (same ~3 M parameters)
+// left speculation unable to pay in the RL job: a drafter step cost ~0.2 of a target step and verifying 7 tokens
+// at running batch 4 about 1.9 plain steps, so the job's best arm gained 1.15-1.3x where the tail runs; at 16 x 128
+// a plain step at batch 4 costs 1.5x as much and verification 1.7 of it (docs/benchmarks.md, session 6).
 namespace TltTrainer.Models;
 
 /// <summary>Preset model configurations.</summary>
@@ -14,10 +17,10 @@ public static class TransformerPresets
         MaxPositions = 256, RopeTheta = 10000, RmsNormEps = 1e-6, TieWordEmbeddings = true, TorchDtype = "float32",
     }.Validate("TransformerPresets.Tiny");
 
-    /// <summary>The embedded default target: 8 layers, width 192 (6 heads of 32, 2 KV heads), about 3 M parameters.</summary>
+    /// <summary>The embedded default target: 16 layers, width 128 (4 heads of 32, 2 KV heads), about 3 M parameters.</summary>
     public static TransformerConfig EmbeddedDefault { get; } = new TransformerConfig
     {
-        VocabSize = 32, HiddenSize = 192, IntermediateSize = 512, NumLayers = 8, NumHeads = 6, NumKvHeadsRaw = 2,
+        VocabSize = 32, HiddenSize = 128, IntermediateSize = 384, NumLayers = 16, NumHeads = 4, NumKvHeadsRaw = 2,
         MaxPositions = 1024, RopeTheta = 10000, RmsNormEps = 1e-6, TieWordEmbeddings = true, TorchDtype = "float32",
     }.Validate("TransformerPresets.EmbeddedDefault");
 
