@@ -37,8 +37,11 @@ internal static class RealScaleBench
         var verifyCost = new Dictionary<(int Batch, int Width), double>();
         foreach (int batch in new[] { 1, 4, 16 })
         {
-            // Batch 16 decodes a third as many tokens: a bf16 step there takes ~0.5 s on two AVX2 cores, and step times are what is compared.
-            int tokens = batch == 16 ? Math.Max(8, newTokens / 3) : newTokens;
+            // Batch 16 decodes a quarter as many tokens: a bf16 step there takes ~0.5 s on two AVX2 cores, and step times are what is compared.
+            int tokens = batch == 16 ? Math.Max(8, newTokens / 4) : newTokens;
+            // Verification forwards over 4-6 tokens per row run at bf16 matmul speed (a few GFLOP/s on CPUs without bf16 units: ~0.6 s
+            // per step at batch 4, seconds at batch 16), and their cost per step is steady: 12 steps at batch 4, 8 once at batch 16.
+            var (verifyTokens, verifyRuns) = batch switch { 1 => (tokens, 2), 4 => (Math.Min(tokens, 12), 2), _ => (Math.Min(tokens, 8), 1) };
             var greedy = Requests(model, batch, tokens, new SamplingOptions { Temperature = 0 });
             double greedyStep = StepSeconds(model, greedy);
             double topP = StepSeconds(model, Requests(model, batch, tokens, new SamplingOptions { Temperature = 1.0, TopP = 0.95 }));
@@ -51,7 +54,7 @@ internal static class RealScaleBench
             row["sampling_overhead"] = Math.Max(row["sampling_overhead_top_p"]!.GetValue<double>(), row["sampling_overhead_top_k"]!.GetValue<double>());
             foreach (int width in new[] { 4, 6 })
             {
-                verifyCost[(batch, width)] = VerifyStepSeconds(model, greedy, width) / greedyStep;
+                verifyCost[(batch, width)] = VerifyStepSeconds(model, Requests(model, batch, verifyTokens, new SamplingOptions { Temperature = 0 }), width, verifyRuns) / greedyStep;
                 row[$"verify_cost_ratio_{width}"] = Math.Round(verifyCost[(batch, width)], 3);
             }
             Console.WriteLine($"  batch {batch,2}: plain step {greedyStep * 1000:F1} ms, sampling overhead top-p {row["sampling_overhead_top_p"]}, top-k {row["sampling_overhead_top_k"]}, "
@@ -134,7 +137,7 @@ internal static class RealScaleBench
     /// Seconds per verification step of a rollout whose drafter proposes <paramref name="width"/> − 1 tokens that are never
     /// right: every step is a forward over <paramref name="width"/> tokens per row with its draws and the verifier's walk.
     /// </summary>
-    private static double VerifyStepSeconds(CausalLM model, List<RolloutRequest> requests, int width)
+    private static double VerifyStepSeconds(CausalLM model, List<RolloutRequest> requests, int width, int runs)
     {
         using var drafter = new OracleDrafter(requests, requests.Select(r => new Trajectory(r.Id, r.GroupId, r.PromptTokens.ToArray(),
             Enumerable.Repeat(0, r.Sampling.MaxNewTokens).ToArray(), new float[r.Sampling.MaxNewTokens], FinishReason.Length, 0, 0, 0)).ToList(), alpha: 0, model.Config.VocabSize,
@@ -145,7 +148,7 @@ internal static class RealScaleBench
             Strategy = SpecStrategy.ChainOf(width - 1),
         });
         double best = double.MaxValue;
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < runs; i++)
         {
             var m = engine.Generate(requests).Metrics;
             best = Math.Min(best, m.VerifySeconds / Math.Max(1, m.SpeculativeSteps));
