@@ -19,6 +19,7 @@ using TltTrainer.Rollout;
 using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Telemetry;
+using TltTrainer.Tlt;
 using TltTrainer.Tokenization;
 
 namespace HfRl;

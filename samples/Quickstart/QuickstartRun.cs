@@ -7,6 +7,7 @@ using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tasks;
 using TltTrainer.Telemetry;
+using TltTrainer.Tlt;
 
 namespace Quickstart;
 

@@ -12,6 +12,7 @@ using TltTrainer.Rl;
 using TltTrainer.Rollout;
 using TltTrainer.Speculative;
 using TltTrainer.Telemetry;
+using TltTrainer.Tlt;
 using static TorchSharp.torch;
 
 namespace Quickstart;

@@ -10,6 +10,7 @@ using TltTrainer.Rollout;
 using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tasks;
+using TltTrainer.Tlt;
 using TorchSharp;
 
 namespace SpecBench;

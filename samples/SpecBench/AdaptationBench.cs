@@ -16,6 +16,7 @@ using TltTrainer.Models;
 using TltTrainer.Speculative;
 using TltTrainer.Tasks;
 using TltTrainer.Telemetry;
+using TltTrainer.Tlt;
 using TorchSharp;
 
 namespace SpecBench;
@@ -60,7 +61,7 @@ internal sealed record AdaptationSettings(IReadOnlyList<AdaptationScenario> Scen
     public const int DefaultEvalPrompts = 128, DefaultCeilingSteps = 600, DefaultSameDataCeilingSteps = 400;
 
     /// <summary>The buffer of the Quickstart job (TltRollout's, 64 MiB).</summary>
-    public static HiddenStateBufferOptions DefaultBuffer { get; } = new TltTrainer.Rl.TltRolloutOptions().Buffer;
+    public static HiddenStateBufferOptions DefaultBuffer { get; } = new TltRolloutOptions().Buffer;
 }
 
 internal static class AdaptationBench

@@ -11,6 +11,7 @@ using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tasks;
 using TltTrainer.Telemetry;
+using TltTrainer.Tlt;
 using TorchSharp;
 
 namespace SpecBench;

@@ -15,6 +15,7 @@ using TltTrainer.Models;
 using TltTrainer.Rollout;
 using TltTrainer.Sampling;
 using TltTrainer.Speculative;
+using TltTrainer.Tlt;
 
 /// <summary>What one speculative table is measured on.</summary>
 /// <param name="Model">The target.</param>

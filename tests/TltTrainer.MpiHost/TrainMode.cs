@@ -21,6 +21,7 @@ using TltTrainer.Rollout;
 using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Telemetry;
+using TltTrainer.Tlt;
 using static TorchSharp.torch;
 
 namespace TltTrainer.MpiHost;

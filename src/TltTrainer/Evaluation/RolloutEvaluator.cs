@@ -9,6 +9,7 @@ using System.Diagnostics;
 using TltTrainer.Rl;
 using TltTrainer.Rollout;
 using TltTrainer.Sampling;
+using TltTrainer.Tlt;
 using TltTrainer.Tokenization;
 
 namespace TltTrainer.Evaluation;

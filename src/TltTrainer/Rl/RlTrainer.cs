@@ -13,6 +13,7 @@ using TltTrainer.Models;
 using TltTrainer.Rollout;
 using TltTrainer.Sampling;
 using TltTrainer.Telemetry;
+using TltTrainer.Tlt;
 using TltTrainer.Tokenization;
 using TorchSharp;
 using TorchSharp.Modules;

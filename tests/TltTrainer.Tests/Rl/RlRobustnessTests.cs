@@ -4,6 +4,7 @@ using TltTrainer.Rl;
 using TltTrainer.Rollout;
 using TltTrainer.Sampling;
 using TltTrainer.Tests.TestSupport;
+using TltTrainer.Tlt;
 using TorchSharp;
 
 namespace TltTrainer.Tests.Rl;

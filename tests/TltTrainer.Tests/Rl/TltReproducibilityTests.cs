@@ -4,6 +4,7 @@ using TltTrainer.Rollout;
 using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tests.TestSupport;
+using TltTrainer.Tlt;
 
 namespace TltTrainer.Tests.Rl;
 

@@ -5,6 +5,7 @@ using TltTrainer.Sampling;
 using TltTrainer.Tasks;
 using TltTrainer.Telemetry;
 using TltTrainer.Tests.TestSupport;
+using TltTrainer.Tlt;
 
 namespace TltTrainer.Tests.Rl;
 

@@ -6,6 +6,7 @@ using TltTrainer.Sampling;
 using TltTrainer.Speculative;
 using TltTrainer.Tests.Rl;
 using TltTrainer.Tests.TestSupport;
+using TltTrainer.Tlt;
 
 namespace TltTrainer.Tests.Samples;
 

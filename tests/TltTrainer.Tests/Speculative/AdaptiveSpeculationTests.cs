@@ -1,5 +1,6 @@
 using TltTrainer.Speculative;
 using TltTrainer.Tests.TestSupport;
+using TltTrainer.Tlt;
 
 namespace TltTrainer.Tests.Speculative;
 

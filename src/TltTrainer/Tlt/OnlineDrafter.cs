@@ -11,7 +11,7 @@ using System.Diagnostics;
 using TltTrainer.Distributed;
 using TltTrainer.Drafting;
 
-namespace TltTrainer.Rl;
+namespace TltTrainer.Tlt;
 
 /// <summary>Online drafter training around each rollout.</summary>
 /// <param name="Buffer">Hidden-state buffer (the rollout engines' sink).</param>

@@ -12,7 +12,7 @@ using TltTrainer.Rollout;
 using TltTrainer.Speculative;
 using TorchSharp;
 
-namespace TltTrainer.Rl;
+namespace TltTrainer.Tlt;
 
 /// <summary>Settings of <see cref="TltRollout"/>.</summary>
 public sealed record TltRolloutOptions
@@ -110,7 +110,7 @@ public sealed class TltRollout : IDisposable
         TrainingDrafter = training;
     }
 
-    /// <summary>The rollout generator to give <see cref="RlTrainer"/>.</summary>
+    /// <summary>The rollout generator to give <see cref="Rl.RlTrainer"/>.</summary>
     public ParallelRollout Rollout { get; }
 
     /// <summary>
@@ -120,10 +120,10 @@ public sealed class TltRollout : IDisposable
     /// </summary>
     public RolloutEngine EvaluationEngine { get; }
 
-    /// <summary>The online drafter hooks for <see cref="RlTrainer.Tlt"/>, or null with TLT off.</summary>
+    /// <summary>The online drafter hooks for <see cref="Rl.RlTrainer.Tlt"/>, or null with TLT off.</summary>
     public OnlineDrafter? OnlineDrafter { get; }
 
-    /// <summary>The drafter being trained (saved in checkpoints: <see cref="RlTrainer.Drafter"/>), or null with TLT off.</summary>
+    /// <summary>The drafter being trained (saved in checkpoints: <see cref="Rl.RlTrainer.Drafter"/>), or null with TLT off.</summary>
     public EagleDraftModel? TrainingDrafter { get; }
 
     /// <summary>Each worker's adaptive speculation (bandit state per bucket), empty with TLT off.</summary>
