@@ -95,9 +95,9 @@ internal sealed class PolicyUpdate : IDisposable
                 MiniBatchStep(inputs, new MiniBatchId(rlStep, epoch, index), globalMini, totals);
         if (_reducer is not null)
         {
-            Span<double> sums = [totals.Clipped, totals.Tokens, totals.EntropySum];
+            Span<double> sums = [totals.Clipped, totals.Tokens, totals.EntropySum, totals.LeftOutTokens, totals.AllTokens];
             _communicator.AllReduce(sums);
-            (totals.Clipped, totals.Tokens, totals.EntropySum) = (sums[0], sums[1], sums[2]);
+            (totals.Clipped, totals.Tokens, totals.EntropySum, totals.LeftOutTokens, totals.AllTokens) = (sums[0], sums[1], sums[2], sums[3], sums[4]);
         }
         return totals.Stats(withKl: refLogProbs is not null);
     }
