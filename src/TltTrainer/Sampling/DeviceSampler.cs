@@ -111,6 +111,55 @@ internal static class DeviceSampler
         return (results, wideRows);
     }
 
+    /// <summary>
+    /// Whether <see cref="ChainGumbel"/> and <see cref="GumbelMax"/> can stand in for <see cref="Draw"/> at tolerance 0 for these rows:
+    /// no row cuts its distribution by top-k or top-p (the shortcut has no cuts), and the noise of <paramref name="depth"/>
+    /// positions at once stays small (at most <see cref="ChainNoiseElements"/> numbers).
+    /// </summary>
+    public static bool ChainShortcutApplies(IReadOnlyList<DrawRequest> rows, int depth, int vocab) =>
+        rows.All(r => r.Options.IsGreedy || !Restricted(r.Options, vocab)) && (long)rows.Count * depth * vocab <= ChainNoiseElements;
+
+    /// <summary>The most noise <see cref="ChainGumbel"/> makes at once: 4 M float64 (32 MiB).</summary>
+    public const long ChainNoiseElements = 1L << 22;
+
+    /// <summary>
+    /// Gumbel noise <c>[N, depth, V]</c> float64 of <paramref name="depth"/> consecutive positions of every row, starting at each
+    /// row's <see cref="DrawRequest.Noise"/>; zeros for greedy rows. A drafted chain makes its noise once instead of once per depth:
+    /// the same numbers <see cref="Draw"/> would make position by position.
+    /// </summary>
+    public static Tensor ChainGumbel(IReadOnlyList<DrawRequest> rows, int depth, int vocab, Device device, Tensor? columnIds = null)
+    {
+        using var scope = NewDisposeScope();
+        int n = rows.Count;
+        var positions = rows.SelectMany(r => Enumerable.Range(0, depth).Select(i => r.Noise.After(i))).ToList();
+        var gumbel = NoiseTensors.Uniforms(positions, vocab, device, columnIds).log().neg().log().neg().view(n, depth, vocab);
+        var greedy = tensor(rows.Select(r => r.Options.IsGreedy).ToArray(), device: device).view(n, 1, 1);
+        return where(greedy, zeros(1, ScalarType.Float64, device), gumbel).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The tokens <see cref="Draw"/> picks at tolerance 0 for rows without top-k or top-p (see <see cref="ChainShortcutApplies"/>):
+    /// greedy rows' argmax, sampled rows' Gumbel-max of the temperature-scaled log-softmax under <paramref name="gumbel"/>
+    /// <c>[N, V]</c> (a depth of <see cref="ChainGumbel"/>), in float64 as there; token ids through <paramref name="columnIds"/>.
+    /// Nothing but the tokens is computed: a drafter needs no log-probability, robustness flag or finiteness check.
+    /// </summary>
+    public static int[] GumbelMax(Tensor logits, Tensor gumbel, IReadOnlyList<DrawRequest> rows, Tensor? columnIds = null)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        int n = rows.Count;
+        var device = logits.device;
+        var raw = logits.to(ScalarType.Float32);
+        var temperature = tensor(rows.Select(r => r.Options.IsGreedy ? 1.0 : r.Options.Temperature).ToArray(), device: device).view(n, 1);
+        int vocab = (int)raw.shape[1];
+        // topk's first, as in Draw: the same token among exact ties (argmax may break them differently).
+        var sampled = raw.to(ScalarType.Float64).div(temperature).log_softmax(1).add(gumbel, One).topk(Math.Min(2, vocab), 1, true, true).indexes.select(1, 0);
+        var greedy = tensor(rows.Select(r => r.Options.IsGreedy).ToArray(), device: device);
+        var token = where(greedy, raw.topk(Math.Min(2, vocab), 1, true, true).indexes.select(1, 0), sampled);
+        if (columnIds is not null) token = columnIds.index_select(0, token);
+        return token.to(ScalarType.Int32).cpu().data<int>().ToArray();
+    }
+
     /// <summary>Sampled rows: temperature, top-k, top-p, Gumbel-max; the winner, its log-probability and robustness.</summary>
     private static SampledDraws Sampled(Tensor raw, IReadOnlyList<DrawRequest> rows, double tolerance, int vocab, Device device, Tensor? columnIds)
     {

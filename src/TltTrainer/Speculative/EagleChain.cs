@@ -22,6 +22,12 @@ internal static class EagleChain
         int maxPosition = drafter.Model.Config.MaxPositions - 1;
         var features = root;
         bool hostSide = rejection.Any(x => x);           // rejection sampling needs q itself; the other proposals draw on the device
+        // Coupled drafts of rows without top-k/top-p: the noise of every depth made at once, and per depth only the Gumbel-max
+        // (the same tokens as DeviceSampler.Draw, which at each depth would also make the noise and what a target draw needs).
+        var firstDraws = Enumerable.Range(0, b).Select(r => new DrawRequest(context.Sampling[r], new SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count))).ToList();
+        using var chainNoise = !hostSide && strategy.Proposal == DraftProposal.Coupled && depth > 0
+            && DeviceSampler.ChainShortcutApplies(firstDraws, depth, drafter.DraftColumns)
+            ? DeviceSampler.ChainGumbel(firstDraws, depth, drafter.DraftColumns, drafter.Device, drafter.ColumnIds) : null;
         for (int i = 0; i < depth; i++)
         {
             var logits = drafter.Logits(features);                                                           // [B, V]
@@ -46,7 +52,8 @@ internal static class EagleChain
             else
             {
                 // Coupled: q's Gumbel-max under the noise the target draws this position with (q's argmax for greedy rows).
-                var drawn = strategy.Proposal == DraftProposal.Coupled
+                var drawn = chainNoise is not null ? DeviceSampler.GumbelMax(logits, chainNoise.select(1, i), firstDraws, drafter.ColumnIds)
+                    : strategy.Proposal == DraftProposal.Coupled
                     ? DeviceSampler.Draw(logits, Enumerable.Range(0, b).Select(r => new DrawRequest(context.Sampling[r],
                         new SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + i))).ToList(), tolerance: 0, drafter.ColumnIds).Tokens
                     : Argmax(logits, drafter.ColumnIds);

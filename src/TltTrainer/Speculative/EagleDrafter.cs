@@ -204,6 +204,9 @@ public sealed class EagleDrafter : IDrafter
         return nn.functional.linear(features, _head).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Columns of <see cref="Logits"/>: the reduced vocabulary's size (as taken at <see cref="Begin"/>), or the target's vocabulary.</summary>
+    internal int DraftColumns => _columnIds is null ? _target.Config.VocabSize : (int)_columnIds.shape[0];
+
     /// <summary>The target id of each column of <see cref="Logits"/> <c>[N]</c> int64 with a reduced vocabulary, else null (column = id).</summary>
     internal Tensor? ColumnIds => _columnIds;
 

@@ -70,6 +70,47 @@ public sealed class DeviceSamplerTests
             if (draws.Robust[r] && full.Robust[r]) Assert.Equal(full.Tokens[r], draws.Tokens[r]);
     }
 
+    [Theory]
+    [InlineData(19, 6, false)]
+    [InlineData(2048, 4, false)]
+    [InlineData(2048, 4, true)]
+    public void ChainShortcut_DrawsTheTokensDrawMakes_AtEveryDepth(int vocab, int depth, bool reducedColumns)
+    {
+        // A chain drafter's shortcut (noise of every depth at once, then only the Gumbel-max) must propose what Draw at
+        // tolerance 0 would, position by position: greedy and sampled rows at several temperatures, ties in every fourth row,
+        // and a reduced draft vocabulary whose columns draw with their target ids' noise.
+        var settings = new[] { new SamplingOptions { Temperature = 0 }, new() { Temperature = 1.0 }, new() { Temperature = 0.6 }, new() { Temperature = 1.7 } };
+        const int rows = 9;
+        var random = new Random(vocab + depth);
+        int columns = reducedColumns ? vocab / 4 : vocab;
+        using var columnIds = reducedColumns ? tensor(Enumerable.Range(0, columns).Select(c => (long)(c * 4 + 1)).ToArray()) : null;
+        var first = Enumerable.Range(0, rows).Select(r => new DrawRequest(settings[r % settings.Length], new SamplingNoise((ulong)(r + 3), 11 + 5 * r))).ToList();
+        Assert.True(DeviceSampler.ChainShortcutApplies(first, depth, columns));
+        using var noise = DeviceSampler.ChainGumbel(first, depth, columns, CPU, columnIds);
+        Assert.Equal(new long[] { rows, depth, columns }, noise.shape);
+        for (int i = 0; i < depth; i++)
+        {
+            var logits = new float[rows * columns];
+            for (int k = 0; k < logits.Length; k++)
+                logits[k] = (k / columns) % 4 == 0 ? (float)(Math.Round(random.NextDouble() * 6) / 2) : (float)(random.NextDouble() * random.NextDouble() * 12);
+            using var t = tensor(logits, new long[] { rows, columns });
+            var atDepth = first.Select(r => r with { Noise = r.Noise.After(i) }).ToList();
+            var expected = DeviceSampler.Draw(t, atDepth, tolerance: 0, columnIds).Tokens;
+            using var slice = noise.select(1, i);
+            Assert.Equal(expected, DeviceSampler.GumbelMax(t, slice, first, columnIds));
+        }
+    }
+
+    [Fact]
+    public void ChainShortcut_DoesNotApply_ToTopKOrTopPRows_OrTooMuchNoise()
+    {
+        var plain = new DrawRequest(new SamplingOptions { Temperature = 1.0 }, new SamplingNoise(1, 1));
+        Assert.True(DeviceSampler.ChainShortcutApplies(new[] { plain }, 6, 100));
+        Assert.False(DeviceSampler.ChainShortcutApplies(new[] { plain, plain with { Options = new SamplingOptions { Temperature = 1.0, TopK = 5 } } }, 6, 100));
+        Assert.False(DeviceSampler.ChainShortcutApplies(new[] { plain with { Options = new SamplingOptions { Temperature = 1.0, TopP = 0.9 } } }, 6, 100));
+        Assert.False(DeviceSampler.ChainShortcutApplies(Enumerable.Repeat(plain, 64).ToList(), 8, 151_936));
+    }
+
     [Fact]
     public void Draw_TopPRowsBeyondTheCandidates_AreDrawnOverTheWholeVocabulary()
     {
