@@ -27,8 +27,8 @@ public sealed class DrafterTrainer : IDisposable
     private readonly CausalLM _target;
     private readonly EagleDraftModel _drafter;
     private readonly DrafterTrainingOptions _options;
-    private readonly DrafterOptimizer _optimizer;
-    private readonly Scalar _hiddenWeight, _tokenWeight, _one, _two, _noise;       // held here: see DrafterOptimizer on implicit Scalars
+    private readonly Optimization.RootedAdamW _optimizer;
+    private readonly Scalar _hiddenWeight, _tokenWeight, _one, _two, _noise;       // held here: see Optimization.RootedAdamW on implicit Scalars
     private int _step, _scheduleStep;
 
     /// <summary>Creates a trainer for <paramref name="drafter"/> (trained in place) against <paramref name="target"/> (never modified).</summary>
@@ -37,7 +37,7 @@ public sealed class DrafterTrainer : IDisposable
         _target = target;
         _drafter = drafter;
         _options = (options ?? new DrafterTrainingOptions()).Validate();
-        _optimizer = new DrafterOptimizer(drafter.parameters(), _options.Beta1, _options.Beta2, _options.WeightDecay);
+        _optimizer = new Optimization.RootedAdamW(drafter.parameters(), _options.Beta1, _options.Beta2, _options.WeightDecay);
         (_hiddenWeight, _tokenWeight, _one) = (_options.HiddenLossWeight.ToScalar(), _options.TokenLossWeight.ToScalar(), 1.0.ToScalar());
         (_two, _noise) = (2.0.ToScalar(), _options.FeatureNoise.ToScalar());
     }

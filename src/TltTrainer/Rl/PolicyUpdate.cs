@@ -8,6 +8,7 @@
 // before the clip and the step, so every replica takes the same step as one process would.
 using TltTrainer.Distributed;
 using TltTrainer.Models;
+using TltTrainer.Optimization;
 using TltTrainer.Rollout;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -23,10 +24,10 @@ internal sealed class PolicyUpdate : IDisposable
 {
     private readonly CausalLM _policy;
     private readonly CausalLM? _reference;
-    private readonly OptimizerHelper _optimizer;
+    private readonly RootedAdamW _optimizer;
     private readonly RlTrainerOptions _options;
 
-    public PolicyUpdate(CausalLM policy, CausalLM? reference, OptimizerHelper optimizer, RlTrainerOptions options)
+    public PolicyUpdate(CausalLM policy, CausalLM? reference, RootedAdamW optimizer, RlTrainerOptions options)
     {
         _policy = policy;
         _reference = reference;
@@ -160,7 +161,7 @@ internal sealed class PolicyUpdate : IDisposable
             mini = kept;
         }
         totals.LearningRate = SetLearningRate();
-        _optimizer.zero_grad();
+        _optimizer.ZeroGrad();
         double miniTokens = globalMini.Sum(i => layout.Lengths[i]), miniLoss = 0, miniKl = 0;
         // No data here (or only sequences left out): zero gradients, as their backward would give. Other ranks need them for the
         // all-reduce, and AdamW must still take its step (its moments decay), exactly as without leaving anything out.
@@ -183,11 +184,11 @@ internal sealed class PolicyUpdate : IDisposable
         {
             if (_options.NonFinite == NonFiniteLossPolicy.Stop)
                 throw new InvalidOperationException($"RL step {id.RlStep}: non-finite loss ({miniLoss}) or gradient norm ({gradNorm}) in epoch {id.Epoch}, mini-batch {id.Index}.");
-            _optimizer.zero_grad();
+            _optimizer.ZeroGrad();
             totals.Skipped++;
             return;
         }
-        _optimizer.step();
+        _optimizer.Step();
         OptimizerSteps++;
         totals.LossSum += miniLoss;
         totals.KlSum += miniKl;
@@ -257,7 +258,7 @@ internal sealed class PolicyUpdate : IDisposable
             factor = _options.MinLearningRateFraction + (1 - _options.MinLearningRateFraction) * 0.5 * (1 + Math.Cos(Math.PI * progress));
         }
         double lr = _options.LearningRate * factor;
-        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
+        _optimizer.LearningRate = lr;
         return lr;
     }
 }

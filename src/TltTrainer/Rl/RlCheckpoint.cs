@@ -66,7 +66,7 @@ public static class RlCheckpoint
 
     private const string StateFile = "trainer_state.json", OptimizerFile = "optimizer.bin", DrafterFile = "drafter.safetensors";
 
-    internal static string Write(string root, TrainerState state, CausalLM policy, OptimizerHelper optimizer, EagleDraftModel? drafter)
+    internal static string Write(string root, TrainerState state, CausalLM policy, Optimization.RootedAdamW optimizer, EagleDraftModel? drafter)
     {
         Directory.CreateDirectory(root);
         string name = $"step-{state.Step:D6}";
@@ -78,7 +78,7 @@ public static class RlCheckpoint
             AtomicFile.Write(Path.Combine(temp, OptimizerFile), stream =>
             {
                 using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
-                optimizer.save_state_dict(writer);
+                optimizer.Save(writer);
             });
             drafter?.Save(Path.Combine(temp, DrafterFile));
             AtomicFile.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
@@ -110,7 +110,7 @@ public static class RlCheckpoint
         return state;
     }
 
-    internal static TrainerState Read(string dir, CausalLM policy, OptimizerHelper optimizer, EagleDraftModel? drafter)
+    internal static TrainerState Read(string dir, CausalLM policy, Optimization.RootedAdamW optimizer, EagleDraftModel? drafter)
     {
         var state = ReadState(dir);
         var weights = SafeTensorsCheckpoint.LoadWeights(Path.Combine(dir, "policy"));
@@ -121,7 +121,7 @@ public static class RlCheckpoint
         {
             using var stream = File.OpenRead(optimizerPath);
             using var reader = new BinaryReader(stream);
-            optimizer.load_state_dict(reader);
+            optimizer.Load(reader);
             if (stream.Position != stream.Length) throw new InvalidDataException($"{stream.Length - stream.Position} bytes follow the state");
             return true;
         });

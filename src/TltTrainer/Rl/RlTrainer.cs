@@ -10,6 +10,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TltTrainer.Models;
+using TltTrainer.Optimization;
 using TltTrainer.Rollout;
 using TltTrainer.Sampling;
 using TltTrainer.Telemetry;
@@ -37,7 +38,7 @@ public sealed partial class RlTrainer : IDisposable
     private readonly RewardComposer _rewards;
     private readonly PromptSampler _sampler;
     private readonly RlTrainerOptions _options;
-    private readonly OptimizerHelper _optimizer;
+    private readonly RootedAdamW _optimizer;
     private readonly PolicyUpdate _update;
     private readonly IMetricsSink? _sink;
     private readonly ILogger _logger;
@@ -68,7 +69,7 @@ public sealed partial class RlTrainer : IDisposable
         _sampler = sampler;
         _sink = sink;
         _logger = logger ?? NullLogger.Instance;
-        _optimizer = optim.AdamW(policy.parameters(), options.LearningRate, options.Beta1, options.Beta2, weight_decay: options.WeightDecay);
+        _optimizer = new RootedAdamW(policy.parameters(), options.Beta1, options.Beta2, options.WeightDecay) { LearningRate = options.LearningRate };
         _update = new PolicyUpdate(policy, reference, _optimizer, options);
     }
 
