@@ -5,6 +5,7 @@
 // Weight decay applies to matrices only. All per-step tensors die in the step's dispose scope.
 using System.Diagnostics;
 using TltTrainer.Models;
+using TltTrainer.Optimization;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -50,12 +51,10 @@ internal static class EmbeddedTargetTrainer
     {
         model.train();
         var parameters = model.parameters().ToArray();
-        var groups = new[]
-        {
-            new AdamW.ParamGroup(parameters.Where(p => p.dim() >= 2), options.PeakLearningRate, 0.9, 0.98, 1e-8, options.WeightDecay),
-            new AdamW.ParamGroup(parameters.Where(p => p.dim() < 2), options.PeakLearningRate, 0.9, 0.98, 1e-8, 0.0),
-        };
-        using var optimizer = optim.AdamW(groups);
+        // Weight decay on matrices only. The library's AdamW, not TorchSharp's: this runs on first use, possibly while other
+        // threads allocate (a test host's other tests), and TorchSharp's hands native code Scalars a collection can finalize.
+        using var matrices = new RootedAdamW(parameters.Where(p => p.dim() >= 2), 0.9, 0.98, options.WeightDecay);
+        using var vectors = new RootedAdamW(parameters.Where(p => p.dim() < 2), 0.9, 0.98, 0.0);
         var batches = new PackedBatchBuilder(options);
         var clock = Stopwatch.StartNew();
         double loss = double.NaN;
@@ -64,17 +63,19 @@ internal static class EmbeddedTargetTrainer
             cancellationToken.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
             double lr = LearningRate(options, step);
-            foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+            matrices.LearningRate = vectors.LearningRate = lr;
 
             var batch = batches.Next(step);
             using var output = model.Forward(batch.Tokens, positions: batch.Positions, newTokenMask: batch.Mask);
             var logits = output.Logits!;
             var lossT = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), batch.Targets.view(-1),
                 ignore_index: PackedBatchBuilder.Ignore);
-            optimizer.zero_grad();
+            matrices.ZeroGrad();
+            vectors.ZeroGrad();
             lossT.backward();
             nn.utils.clip_grad_norm_(parameters, options.GradientClip);
-            optimizer.step();
+            matrices.Step();
+            vectors.Step();
 
             loss = lossT.item<float>();
             if (!double.IsFinite(loss)) throw new InvalidOperationException($"Training diverged at step {step}: loss {loss}.");
