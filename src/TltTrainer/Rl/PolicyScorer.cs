@@ -4,6 +4,7 @@
 // Log-probs are those of the temperature-scaled softmax (no top-k/top-p truncation), the usual RL
 // convention; with temperature 1 and no truncation they equal the rollout's to float precision.
 using TltTrainer.Models;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace TltTrainer.Rl;
@@ -68,7 +69,8 @@ public static class PolicyScorer
         var hidden = model.Forward(tensor(ids, new long[] { n, longest }, device: device), options: ForwardOptions.HiddenOnly).Hidden;
         var index = tensor(gatherAt, new long[] { n, responseWidth }, device: device);
         var picked = hidden.gather(1, index.unsqueeze(-1).expand(n, responseWidth, hidden.shape[2]));     // [N, R, H]
-        var logits = model.LmHead(picked) / temperature;                                                    // [N, R, V]
+        using Scalar temperatureScalar = temperature.ToScalar();                                            // held until the op ran (see Models.RootedScalars)
+        var logits = model.LmHead(picked).div(temperatureScalar);                                           // [N, R, V]
         var logp = nn.functional.log_softmax(logits, -1);
         var maskT = tensor(mask, new long[] { n, responseWidth }, device: device);
         var tokenLogp = logp.gather(2, tensor(targets, new long[] { n, responseWidth, 1 }, device: device)).squeeze(2) * maskT;

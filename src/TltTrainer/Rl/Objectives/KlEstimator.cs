@@ -2,6 +2,7 @@
 //   k1 = logp − logp_ref                         (unbiased, high variance, can be negative)
 //   k2 = ½ (logp − logp_ref)²
 //   k3 = exp(logp_ref − logp) − (logp_ref − logp) − 1   (unbiased, low variance, ≥ 0)
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace TltTrainer.Rl;
@@ -26,12 +27,13 @@ public static class KlEstimates
     public static Tensor PerToken(Tensor logProbs, Tensor refLogProbs, KlEstimator estimator)
     {
         using var scope = NewDisposeScope();       // keeps the chained temporaries alive through the native calls
-        var d = logProbs - refLogProbs;
+        using Scalar half = 0.5.ToScalar(), one = 1.0.ToScalar();                   // held until the ops ran (see Models.RootedScalars)
+        var d = logProbs.sub(refLogProbs);
         return (estimator switch
         {
             KlEstimator.K1 => d,
-            KlEstimator.K2 => d.square() * 0.5,
-            KlEstimator.K3 => (-d).exp() + d - 1,
+            KlEstimator.K2 => d.mul(d).mul(half),
+            KlEstimator.K3 => d.neg().exp().add(d, Models.RootedScalars.One).sub(one),
             _ => throw new ArgumentOutOfRangeException(nameof(estimator), estimator, "unknown estimator"),
         }).MoveToOuterDisposeScope();
     }

@@ -4,6 +4,7 @@
 //   TokenMean:               Σ_i Σ_t l·m / (total masked tokens of the batch)
 //   SequenceMeanOfTokenMean: Σ_i (Σ_t l·m / tokens_i) / (sequences of the batch)
 //   SequenceMeanOfTokenSum:  Σ_i (Σ_t l·m / C) / (sequences of the batch), C a constant (Dr.GRPO: the max response length)
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace TltTrainer.Rl;
@@ -34,12 +35,15 @@ public static class LossAggregator
     public static Tensor Aggregate(Tensor perToken, Tensor mask, LossAggregation mode, double batchTokens, double batchSequences, double constantNormalizer)
     {
         using var scope = NewDisposeScope();       // keeps the chained temporaries alive through the native calls
+        // Every Scalar held in a using variable until its op has run (see Models.RootedScalars).
+        using Scalar tokens = Math.Max(batchTokens, 1).ToScalar(), sequences = Math.Max(batchSequences, 1).ToScalar(),
+            one = 1.0.ToScalar(), normalizer = constantNormalizer.ToScalar();
         var masked = perToken * mask;
         return (mode switch
         {
-            LossAggregation.TokenMean => masked.sum() / Math.Max(batchTokens, 1),
-            LossAggregation.SequenceMeanOfTokenMean => (masked.sum(1) / mask.sum(1).clamp_min(1)).sum() / Math.Max(batchSequences, 1),
-            LossAggregation.SequenceMeanOfTokenSum => (masked.sum(1) / constantNormalizer).sum() / Math.Max(batchSequences, 1),
+            LossAggregation.TokenMean => masked.sum().div(tokens),
+            LossAggregation.SequenceMeanOfTokenMean => masked.sum(1).div(mask.sum(1).clamp_min(one)).sum().div(sequences),
+            LossAggregation.SequenceMeanOfTokenSum => masked.sum(1).div(normalizer).sum().div(sequences),
             _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown aggregation"),
         }).MoveToOuterDisposeScope();
     }

@@ -3,6 +3,7 @@
 //   loss = −min(ρ·A, clip(ρ, 1 − ε_low, 1 + ε_high)·A)
 // Dual clip (c > 1): for A < 0 the loss is additionally capped at −c·A, i.e. loss = min(loss, −c·A),
 // which bounds the update when ρ is very large on a negative-advantage token.
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace TltTrainer.Rl;
@@ -65,22 +66,24 @@ public sealed class PpoClipObjective : IPolicyObjective
     public PolicyLossResult Compute(Tensor logProbs, Tensor oldLogProbs, Tensor advantages, Tensor mask)
     {
         using var scope = NewDisposeScope();       // keeps the chained temporaries alive through the native calls
+        // Every Scalar held in a using variable until its op has run (see Models.RootedScalars).
+        using Scalar low = (1 - ClipLow).ToScalar(), high = (1 + ClipHigh).ToScalar(), zero = 0.ToScalar(), dualCap = (DualClip ?? 1).ToScalar();
         var a = advantages.unsqueeze(1).to(logProbs.dtype);                        // [N, 1]
-        var ratio = (logProbs - oldLogProbs).exp();
-        var unclipped = -ratio * a;
-        var clipped = -ratio.clamp(1 - ClipLow, 1 + ClipHigh) * a;
+        var ratio = logProbs.sub(oldLogProbs).exp();
+        var unclipped = ratio.neg().mul(a);
+        var clipped = ratio.clamp(low, high).neg().mul(a);
         var loss = maximum(unclipped, clipped);
         double dual = 0;
-        if (DualClip is { } c)
+        if (DualClip is not null)
         {
-            var cap = -a * c;
-            var capped = a.lt(0).logical_and(loss.gt(cap));
+            var cap = a.neg().mul(dualCap);
+            var capped = a.lt(zero).logical_and(loss.gt(cap));
             using (no_grad()) dual = (capped.to(mask.dtype) * mask).sum().item<float>();
             loss = where(capped, cap.expand_as(loss), loss);
         }
         using var noGrad = no_grad();
-        double low = (ratio.lt(1 - ClipLow).logical_and(a.lt(0)).to(mask.dtype) * mask).sum().item<float>();
-        double high = (ratio.gt(1 + ClipHigh).logical_and(a.gt(0)).to(mask.dtype) * mask).sum().item<float>();
-        return new PolicyLossResult(loss.MoveToOuterDisposeScope(), low, high, dual, mask.sum().item<float>());
+        double clippedLow = (ratio.lt(low).logical_and(a.lt(zero)).to(mask.dtype) * mask).sum().item<float>();
+        double clippedHigh = (ratio.gt(high).logical_and(a.gt(zero)).to(mask.dtype) * mask).sum().item<float>();
+        return new PolicyLossResult(loss.MoveToOuterDisposeScope(), clippedLow, clippedHigh, dual, mask.sum().item<float>());
     }
 }
