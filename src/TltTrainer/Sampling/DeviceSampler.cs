@@ -131,29 +131,28 @@ internal static class DeviceSampler
     {
         using var scope = NewDisposeScope();
         int n = rows.Count;
-        var positions = rows.SelectMany(r => Enumerable.Range(0, depth).Select(i => r.Noise.After(i))).ToList();
-        var gumbel = NoiseTensors.Uniforms(positions, vocab, device, columnIds).log().neg().log().neg().view(n, depth, vocab);
+        var gumbel = Gumbel(rows.SelectMany(r => Enumerable.Range(0, depth).Select(i => r with { Noise = r.Noise.After(i) })).ToList(), vocab, device, columnIds)
+            .view(n, depth, vocab);
         var greedy = tensor(rows.Select(r => r.Options.IsGreedy).ToArray(), device: device).view(n, 1, 1);
         return where(greedy, zeros(1, ScalarType.Float64, device), gumbel).MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// The tokens <see cref="Draw"/> picks at tolerance 0 for rows without top-k or top-p (see <see cref="ChainShortcutApplies"/>):
-    /// greedy rows' argmax, sampled rows' Gumbel-max of the temperature-scaled log-softmax under <paramref name="gumbel"/>
-    /// <c>[N, V]</c> (a depth of <see cref="ChainGumbel"/>), in float64 as there; token ids through <paramref name="columnIds"/>.
-    /// Nothing but the tokens is computed: a drafter needs no log-probability, robustness flag or finiteness check.
+    /// greedy rows' argmax, sampled rows' Gumbel-max of <see cref="Processed"/>'s log-probabilities under <paramref name="gumbel"/>
+    /// <c>[N, V]</c> (a depth of <see cref="ChainGumbel"/>); token ids through <paramref name="columnIds"/>. Nothing but the
+    /// tokens is read back: a drafter needs no log-probability, robustness flag or finiteness check.
     /// </summary>
     public static int[] GumbelMax(Tensor logits, Tensor gumbel, IReadOnlyList<DrawRequest> rows, Tensor? columnIds = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        int n = rows.Count;
         var device = logits.device;
         var raw = logits.to(ScalarType.Float32);
-        var temperature = tensor(rows.Select(r => r.Options.IsGreedy ? 1.0 : r.Options.Temperature).ToArray(), device: device).view(n, 1);
         int vocab = (int)raw.shape[1];
+        var (logp, _, _) = Processed(raw, rows, 0, vocab, device);
         // topk's first, as in Draw: the same token among exact ties (argmax may break them differently).
-        var sampled = raw.to(ScalarType.Float64).div(temperature).log_softmax(1).add(gumbel, One).topk(Math.Min(2, vocab), 1, true, true).indexes.select(1, 0);
+        var sampled = logp.add(gumbel, One).topk(Math.Min(2, vocab), 1, true, true).indexes.select(1, 0);
         var greedy = tensor(rows.Select(r => r.Options.IsGreedy).ToArray(), device: device);
         var token = where(greedy, raw.topk(Math.Min(2, vocab), 1, true, true).indexes.select(1, 0), sampled);
         if (columnIds is not null) token = columnIds.index_select(0, token);

@@ -54,8 +54,7 @@ internal static class EagleChain
                 // Coupled: q's Gumbel-max under the noise the target draws this position with (q's argmax for greedy rows).
                 var drawn = chainNoise is not null ? DeviceSampler.GumbelMax(logits, chainNoise.select(1, i), firstDraws, drafter.ColumnIds)
                     : strategy.Proposal == DraftProposal.Coupled
-                    ? DeviceSampler.Draw(logits, Enumerable.Range(0, b).Select(r => new DrawRequest(context.Sampling[r],
-                        new SamplingNoise(context.Sampling[r].Seed, context.Tokens[r].Count + i))).ToList(), tolerance: 0, drafter.ColumnIds).Tokens
+                    ? DeviceSampler.Draw(logits, firstDraws.Select(r => r with { Noise = r.Noise.After(i) }).ToList(), tolerance: 0, drafter.ColumnIds).Tokens
                     : Argmax(logits, drafter.ColumnIds);
                 for (int r = 0; r < b; r++)
                 {
