@@ -1,7 +1,8 @@
 // Runs the study SpecBench's flags select (StudyCommandLine) and writes its report:
 //   --adaptation           AdaptationBench, plus the TinyStories drafter recipe as tinystories_drafter (unless --skip-tinystories);
 //   --tinystories-drafter  TinyStoriesDrafterBench: the TinyStories-656K drafter recipe and its learning curve;
-//   --positions            PositionStudy: accepted length by response position on the embedded target.
+//   --positions            PositionStudy: accepted length by response position on the embedded target;
+//   --tail-rounds          TailRoundStudy: what a speculative round costs in the RL job's long tail.
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TltTrainer.IO;
@@ -29,6 +30,9 @@ internal static class Studies
                 break;
             case Study.Positions:
                 report["positions"] = PositionStudy.Run(options.EvalPrompts, options.PositionsRowLength);
+                break;
+            case Study.TailRounds:
+                report["tail_rounds"] = TailRoundStudy.Run();
                 break;
         }
         if (jsonPath is null) return;

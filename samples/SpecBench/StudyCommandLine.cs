@@ -19,6 +19,8 @@ internal static class StudyCommandLine
         "Study: online drafter training against a moving policy, scored against a ceiling (and tinystories_drafter unless --skip-tinystories).");
     private static readonly Option<bool> TinyStories = SampleOption.Flag("--tinystories-drafter", "Study: the TinyStories-656K drafter recipe and its learning curve.");
     private static readonly Option<bool> Positions = SampleOption.Flag("--positions", "Study: accepted length by response position on the embedded target.");
+    private static readonly Option<bool> TailRounds = SampleOption.Flag("--tail-rounds",
+        "Study: what a speculative round costs in the RL job's long tail (the 4 longest of 64 job requests at batch 4, plain and EAGLE chain side by side).");
 
     private static readonly Option<IReadOnlyList<string>?> Scenarios = new("--scenarios")
     {
@@ -103,14 +105,14 @@ internal static class StudyCommandLine
     private static readonly Option[] TinyStoriesFlags = [TsName, TsStories, TsTokens, TsSampled, TsGreedyAfter, TsEvery, TsSteps, TsBatch, TsLr, TsConstant, TsUnroll, TsNoise, TsTokenLoss, TsHiddenLoss];
 
     /// <summary>Every study flag, for the root command.</summary>
-    public static IReadOnlyList<Option> All { get; } = [Adaptation, TinyStories, Positions, EvalPrompts, PositionsRow, .. AdaptationFlags, .. TinyStoriesFlags];
+    public static IReadOnlyList<Option> All { get; } = [Adaptation, TinyStories, Positions, TailRounds, EvalPrompts, PositionsRow, .. AdaptationFlags, .. TinyStoriesFlags];
 
     /// <summary>The study the flags select, or null for the throughput tables.</summary>
     /// <exception cref="ArgumentException">Two studies (or a study and --real-scale), a tuning flag without its study, or an invalid recipe; the message names the flag.</exception>
     public static StudyOptions? Bind(ParseResult r, bool realScale)
     {
         bool Given(Option option) => r.GetResult(option) is { Implicit: false };
-        var selected = new[] { (Adaptation, Study.Adaptation), (TinyStories, Study.TinyStoriesDrafter), (Positions, Study.Positions) }.Where(s => r.GetValue(s.Item1)).ToList();
+        var selected = new[] { (Adaptation, Study.Adaptation), (TinyStories, Study.TinyStoriesDrafter), (Positions, Study.Positions), (TailRounds, Study.TailRounds) }.Where(s => r.GetValue(s.Item1)).ToList();
         if (selected.Count > 1 || (selected.Count == 1 && realScale))
             throw new ArgumentException($"{selected[0].Item1.Name} and {(selected.Count > 1 ? selected[1].Item1.Name : "--real-scale")} cannot run together; pick one.");
         Study? study = selected.Count == 1 ? selected[0].Item2 : null;

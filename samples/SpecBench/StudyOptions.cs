@@ -1,7 +1,7 @@
 // What a SpecBench study run asks for (StudyCommandLine fills it from the flags).
 namespace SpecBench;
 
-/// <summary>The drafter studies of issue 14.</summary>
+/// <summary>The drafter studies of issue 14, and the tail-round study of issue 13.</summary>
 internal enum Study
 {
     /// <summary>Online drafter training against a moving policy, against a ceiling (AdaptationBench).</summary>
@@ -12,6 +12,9 @@ internal enum Study
 
     /// <summary>Accepted length by response position on the embedded target (PositionStudy).</summary>
     Positions,
+
+    /// <summary>What a speculative round costs in the RL job's long tail, plain and speculative side by side (TailRoundStudy).</summary>
+    TailRounds,
 }
 
 /// <summary>Settings of one study run.</summary>

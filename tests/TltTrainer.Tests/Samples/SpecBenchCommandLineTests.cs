@@ -86,6 +86,16 @@ public sealed class SpecBenchCommandLineTests
         Assert.Equal(TinyStoriesDrafterBench.Recipe, o.TinyStories);
     }
 
+    [Fact]
+    public void Parse_TailRounds_SelectsItsStudy_AndRunsAlone()
+    {
+        Assert.Equal(Study.TailRounds, SpecBenchCommandLine.Parse(["--tail-rounds"]).Study!.Study);
+        var e = Assert.Throws<ArgumentException>(() => SpecBenchCommandLine.Parse(["--tail-rounds", "--positions"]));
+        Assert.Contains("--tail-rounds", e.Message);
+        Assert.Contains("--positions", e.Message);
+        Assert.Contains("--positions-row", Assert.Throws<ArgumentException>(() => SpecBenchCommandLine.Parse(["--tail-rounds", "--positions-row", "512"])).Message);
+    }
+
     [Theory]
     [InlineData("--positions", "--adaptation")]
     [InlineData("--ts-lr", "0.001")]
